@@ -1,0 +1,24 @@
+//! The kernel side of crowsnest.
+//!
+//! This crate owns everything that reads the kernel: it finds the cgroup layout (v1, v2 or
+//! hybrid) under a configurable root, lists and watches cgroups, reads each container's
+//! statistics and limits from cgroup files through held file descriptors, and reads the
+//! machine (procfs, sysfs, statfs). Every root path comes from [`Roots`]; nothing here
+//! hard-codes `/sys` or `/proc`, so tests point it at fixture trees or real cgroups they make.
+//!
+//! It returns plain values from `crowsnest-core` and never stores, encodes or serves them. It
+//! must never import `crowsnest-store`, `crowsnest-formats`, `crowsnest-sinks` or anything
+//! async.
+
+pub mod cgroup;
+pub mod discover;
+mod error;
+pub mod fs;
+pub mod machine;
+pub mod netdev;
+pub mod procfs;
+mod roots;
+pub mod watch;
+
+pub use error::{Error, Result};
+pub use roots::Roots;

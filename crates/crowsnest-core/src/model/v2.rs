@@ -1,0 +1,1 @@
+//! cAdvisor's v2 API types (`info/v2`).

@@ -12,6 +12,9 @@ pub mod spec;
 
 pub use reader::CgroupReader;
 
+/// Block device names by `(major, minor)`, e.g. `(254, 0)` → `/dev/vda`.
+pub type DeviceNames = BTreeMap<(u64, u64), String>;
+
 /// How the cgroup hierarchies are mounted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {

@@ -1,2 +1,47 @@
-//! (in progress)
-pub struct AgentConfig;
+//! The agent's validated configuration. The binary turns what the user typed into this; only
+//! this type travels past `main`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crowsnest_collect::Roots;
+use crowsnest_core::metrics::MetricSet;
+
+/// Everything the agent needs to run, already checked.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Where the HTTP API listens.
+    pub listen: SocketAddr,
+    /// How often each container is collected.
+    pub housekeeping_interval: Duration,
+    /// How often the whole cgroup tree is rescanned and specs are refreshed.
+    pub global_housekeeping_interval: Duration,
+    /// How often the machine description is re-read.
+    pub machine_info_interval: Duration,
+    /// How much history is kept in memory per container.
+    pub storage_duration: Duration,
+    /// Where the kernel's files are.
+    pub roots: Roots,
+    /// Enabled metric groups.
+    pub metrics: MetricSet,
+    /// Prefix of every HTTP route (`--url-base-prefix`), empty or starting with `/`.
+    pub url_base_prefix: String,
+    /// Whether to watch cgroups with inotify (the periodic rescan runs either way).
+    pub inotify: bool,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            housekeeping_interval: Duration::from_secs(1),
+            global_housekeeping_interval: Duration::from_secs(60),
+            machine_info_interval: Duration::from_secs(300),
+            storage_duration: Duration::from_secs(120),
+            roots: Roots::default(),
+            metrics: MetricSet::default(),
+            url_base_prefix: String::new(),
+            inotify: true,
+        }
+    }
+}

@@ -1,1 +1,451 @@
-//! (in progress)
+//! The container manager: finds containers, keeps one [`CgroupReader`] per container, and runs
+//! the housekeeping loop that collects every container on one thread.
+//!
+//! One scheduler serves all containers: a heap of due times. A container is collected when its
+//! time comes, then rescheduled one interval (plus up to 10 % jitter) after its previous due
+//! time, so passes keep their rate and never overlap: the thread collects one container at a
+//! time. A container whose next due time has already passed by a whole interval is counted as
+//! late and rescheduled from now, so the loop never tries to catch up with a burst.
+//!
+//! inotify tells about new and removed cgroups between passes; a full rescan every
+//! `global_housekeeping_interval` catches what inotify missed and refreshes specs.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use crowsnest_collect::cgroup::{CgroupReader, DeviceNames, Layout};
+use crowsnest_collect::fs::Mount;
+use crowsnest_collect::netdev::{NetReader, netns_inode};
+use crowsnest_collect::watch::{Event, Watcher};
+use crowsnest_collect::{Error as CollectError, discover, fs, machine};
+use crowsnest_core::Clock;
+use crowsnest_core::metrics::MetricKind;
+use crowsnest_core::model::{ContainerReference, ContainerSpec, ContainerStats, NetworkStats};
+use rand::Rng;
+
+use crate::config::AgentConfig;
+use crate::history::History;
+use crate::self_metrics::SelfMetrics;
+use crate::state::{Container, Shared};
+
+/// The version crowsnest reports as its own.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Longest the loop sleeps before looking at the stop flag again.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+
+struct Tracked {
+    reader: CgroupReader,
+    /// Bumped when the container is re-added, so stale heap entries are skipped.
+    generation: u64,
+    /// The pid whose network namespace was last looked at.
+    net_pid: Option<u32>,
+    /// Reader of that pid's `net/dev`, when its namespace is not the host's.
+    net: Option<NetReader>,
+    /// Whether an error of this container was logged already (log once, count always).
+    logged_error: bool,
+}
+
+/// Finds containers and collects them.
+pub struct Manager {
+    config: AgentConfig,
+    layout: Layout,
+    clock: Arc<dyn Clock>,
+    shared: Shared,
+    tracked: HashMap<String, Tracked>,
+    heap: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    next_generation: u64,
+    watcher: Option<Watcher>,
+    devices: DeviceNames,
+    mounts: Vec<Mount>,
+    host_netns: Option<u64>,
+    host_net: Option<NetReader>,
+    events: Vec<Event>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").field("layout", &self.layout).field("containers", &self.tracked.len()).finish()
+    }
+}
+
+impl Manager {
+    /// Detects the cgroup layout, reads the machine, lists every container and starts
+    /// watching. Fails when no cgroup hierarchy or no machine description can be read.
+    pub fn new(config: AgentConfig, clock: Arc<dyn Clock>, shared: Shared) -> Result<Manager, CollectError> {
+        let layout = Layout::detect(&config.roots.cgroup)?;
+        tracing::info!(mode = ?layout.mode, root = %layout.root.display(), hierarchies = layout.hierarchies().len(), "cgroup layout");
+        let watcher = if config.inotify {
+            match Watcher::new(&layout) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::warn!(error = %e, "inotify unavailable; relying on the periodic rescan");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        // The host's network namespace is pid 1's; where that link is not readable (no
+        // CAP_SYS_PTRACE over pid 1), the agent's own, as the agent runs in the host's.
+        let host_netns = netns_inode(&config.roots.proc, 1)
+            .or_else(|| netns_inode(&config.roots.proc, std::process::id()));
+        if host_netns.is_none() {
+            tracing::warn!("cannot read the host's network namespace; containers will report no network");
+        }
+        let mut m = Manager {
+            layout,
+            clock,
+            shared,
+            tracked: HashMap::new(),
+            heap: BinaryHeap::new(),
+            next_generation: 0,
+            watcher,
+            devices: DeviceNames::new(),
+            mounts: Vec::new(),
+            host_netns,
+            host_net: None,
+            events: Vec::new(),
+            config,
+        };
+        m.refresh_machine()?;
+        m.rescan();
+        Ok(m)
+    }
+
+    /// The cgroup layout in use.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Number of containers known.
+    pub fn container_count(&self) -> usize {
+        self.tracked.len()
+    }
+
+    /// Number of directories watched with inotify.
+    pub fn watch_count(&self) -> usize {
+        self.watcher.as_ref().map_or(0, Watcher::watch_count)
+    }
+
+    fn metrics(&self) -> &SelfMetrics {
+        self.shared.self_metrics()
+    }
+
+    /// Re-reads the machine description, block device names and mounted filesystems.
+    pub fn refresh_machine(&mut self) -> Result<(), CollectError> {
+        let info = machine::read_machine_info(&self.config.roots, self.clock.now())?;
+        let version = machine::read_version_info(&self.config.roots, VERSION);
+        self.devices = machine::device_names(&self.config.roots);
+        self.mounts = match fs::host_mounts(&self.config.roots) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list mounted filesystems");
+                Vec::new()
+            }
+        };
+        let mut st = self.shared.write();
+        st.machine = info;
+        st.version = version;
+        st.metrics = self.config.metrics;
+        Ok(())
+    }
+
+    /// Lists every cgroup: adds the new ones, drops the gone ones and refreshes every spec.
+    pub fn rescan(&mut self) {
+        let names = match discover::list_containers(&self.layout) {
+            Ok(n) => n,
+            Err(e) => {
+                SelfMetrics::inc(&self.metrics().collection_errors);
+                tracing::warn!(error = %e, "cannot list cgroups");
+                return;
+            }
+        };
+        let gone: Vec<String> = self.tracked.keys().filter(|k| !names.contains(*k)).cloned().collect();
+        for name in gone {
+            self.remove(&name);
+        }
+        for name in names {
+            if self.tracked.contains_key(&name) {
+                self.refresh_spec(&name);
+            } else {
+                self.add(&name);
+            }
+        }
+    }
+
+    fn adjusted_spec(&self, name: &str, mut spec: ContainerSpec) -> ContainerSpec {
+        let st = self.shared.read();
+        let (capacity, swap) = (st.machine.memory_capacity, st.machine.swap_capacity);
+        drop(st);
+        if name == "/" {
+            spec.has_network = true;
+            spec.has_filesystem = !self.mounts.is_empty();
+            spec.memory.limit = capacity;
+            spec.memory.swap_limit = swap;
+        } else if spec.has_memory && spec.memory.limit == 0 {
+            // cAdvisor's getAdjustedSpec: no limit reads as the machine's capacity.
+            spec.memory.limit = capacity;
+        }
+        spec
+    }
+
+    fn add(&mut self, name: &str) {
+        let spec = match crowsnest_collect::cgroup::spec::read_spec(&self.layout, name) {
+            Ok(s) => s,
+            Err(CollectError::Gone { .. }) => return,
+            Err(e) => {
+                SelfMetrics::inc(&self.metrics().collection_errors);
+                tracing::warn!(container = name, error = %e, "cannot read spec");
+                return;
+            }
+        };
+        let spec = self.adjusted_spec(name, spec);
+        let generation = self.next_generation;
+        self.next_generation += 1;
+        let reader = CgroupReader::new(&self.layout, name, &self.config.roots.proc);
+        self.tracked.insert(
+            name.to_owned(),
+            Tracked { reader, generation, net_pid: None, net: None, logged_error: false },
+        );
+        let max_age = i64::try_from(self.config.storage_duration.as_nanos()).unwrap_or(i64::MAX);
+        self.shared.write().containers.insert(
+            name.to_owned(),
+            Container {
+                reference: ContainerReference { name: name.to_owned(), ..Default::default() },
+                spec,
+                history: History::new(max_age),
+            },
+        );
+        SelfMetrics::inc(&self.metrics().containers_added);
+        // First collection at once, as cAdvisor's housekeeping does.
+        self.heap.push(Reverse((Instant::now(), generation, name.to_owned())));
+    }
+
+    fn remove(&mut self, name: &str) {
+        if self.tracked.remove(name).is_some() {
+            self.shared.write().containers.remove(name);
+            SelfMetrics::inc(&self.metrics().containers_removed);
+            tracing::debug!(container = name, "container removed");
+        }
+    }
+
+    fn refresh_spec(&mut self, name: &str) {
+        match crowsnest_collect::cgroup::spec::read_spec(&self.layout, name) {
+            Ok(spec) => {
+                let spec = self.adjusted_spec(name, spec);
+                let has_network = self.tracked.get(name).is_some_and(|t| t.net.is_some());
+                if let Some(c) = self.shared.write().containers.get_mut(name) {
+                    c.spec = ContainerSpec { has_network: spec.has_network || has_network, ..spec };
+                }
+            }
+            Err(CollectError::Gone { .. }) => self.remove(name),
+            Err(e) => tracing::debug!(container = name, error = %e, "cannot refresh spec"),
+        }
+    }
+
+    /// Collects every known container once, now (tests and benchmarks drive the agent with
+    /// this and a manual clock). Returns how many samples were stored.
+    pub fn housekeep_all(&mut self) -> usize {
+        let mut names: Vec<String> = self.tracked.keys().cloned().collect();
+        names.sort();
+        names.iter().filter(|n| self.collect(n)).count()
+    }
+
+    /// Reads one container and stores the sample. Returns whether a sample was stored.
+    fn collect(&mut self, name: &str) -> bool {
+        let started = Instant::now();
+        let kinds = self.config.metrics;
+        let proc_root = self.config.roots.proc.clone();
+        let mut stats = ContainerStats { timestamp: self.clock.now(), ..Default::default() };
+        let Some(t) = self.tracked.get_mut(name) else { return false };
+        match t.reader.read_stats(kinds, &self.devices, &mut stats) {
+            Ok(()) => {}
+            Err(CollectError::Gone { .. }) => {
+                if !discover::exists(&self.layout, name) {
+                    self.remove(name);
+                }
+                return false;
+            }
+            Err(e) => {
+                SelfMetrics::inc(&self.shared.self_metrics().collection_errors);
+                if !t.logged_error {
+                    t.logged_error = true;
+                    tracing::warn!(container = name, error = %e, "collection failed (logged once per container)");
+                }
+                return false;
+            }
+        }
+        let mut newly_networked = false;
+        if kinds.has(MetricKind::Network) {
+            let mut interfaces = Vec::new();
+            let read = if name == "/" {
+                if self.host_net.is_none() {
+                    self.host_net = NetReader::open(&proc_root, 1).ok();
+                }
+                let ok = self.host_net.as_mut().is_some_and(|r| r.read(&mut interfaces).is_ok());
+                if !ok {
+                    self.host_net = None;
+                }
+                ok
+            } else {
+                let pid = t.reader.pids().first().copied();
+                if pid != t.net_pid {
+                    t.net_pid = pid;
+                    let had = t.net.is_some();
+                    t.net = pid.and_then(|p| {
+                        let ns = netns_inode(&proc_root, p)?;
+                        self.host_netns.is_some_and(|h| h != ns).then(|| NetReader::open(&proc_root, p).ok()).flatten()
+                    });
+                    newly_networked = !had && t.net.is_some();
+                }
+                let ok = t.net.as_mut().is_some_and(|r| r.read(&mut interfaces).is_ok());
+                if !ok && t.net.is_some() {
+                    t.net = None;
+                    t.net_pid = None;
+                }
+                ok
+            };
+            if read {
+                stats.network = Some(NetworkStats { interfaces });
+            }
+        }
+        if name == "/" && kinds.has(MetricKind::Disk) {
+            stats.filesystem = self.mounts.iter().filter_map(|m| fs::statfs(m).ok()).collect();
+        }
+        {
+            let mut st = self.shared.write();
+            if let Some(c) = st.containers.get_mut(name) {
+                if newly_networked {
+                    c.spec.has_network = true;
+                }
+                c.history.push(&stats);
+            }
+        }
+        self.shared.self_metrics().container_housekeeping.observe(started.elapsed().as_secs_f64());
+        true
+    }
+
+    fn handle_events(&mut self) {
+        let Some(w) = self.watcher.as_mut() else { return };
+        self.events.clear();
+        if let Err(e) = w.poll(&mut self.events) {
+            tracing::warn!(error = %e, "inotify read failed; rescanning");
+            self.rescan();
+            return;
+        }
+        let events = std::mem::take(&mut self.events);
+        for ev in &events {
+            match ev {
+                Event::Added(name) => {
+                    if !self.tracked.contains_key(name) && discover::exists(&self.layout, name) {
+                        self.add(name);
+                    }
+                }
+                Event::Removed(name) => {
+                    if self.tracked.contains_key(name) && !discover::exists(&self.layout, name) {
+                        self.remove(name);
+                    }
+                }
+                Event::Overflow => self.rescan(),
+            }
+        }
+        self.events = events;
+    }
+
+    /// Waits up to `timeout` for inotify events and applies them (adds and removes
+    /// containers). Returns whether any event arrived. Without inotify it only sleeps.
+    pub fn wait_for_events(&mut self, timeout: Duration) -> bool {
+        match self.watcher.as_ref() {
+            Some(w) => {
+                let any = w.wait(timeout);
+                if any {
+                    self.handle_events();
+                }
+                any
+            }
+            None => {
+                std::thread::sleep(timeout);
+                false
+            }
+        }
+    }
+
+    /// Collects every container that is due at `now`; returns how many were collected.
+    fn run_due(&mut self, now: Instant) -> usize {
+        let interval = self.config.housekeeping_interval;
+        let mut n = 0;
+        while let Some(Reverse((due, generation, _))) = self.heap.peek() {
+            if *due > now {
+                break;
+            }
+            let (due, generation) = (*due, *generation);
+            let Some(Reverse((_, _, name))) = self.heap.pop() else { break };
+            if self.tracked.get(&name).is_none_or(|t| t.generation != generation) {
+                continue;
+            }
+            self.collect(&name);
+            n += 1;
+            if self.tracked.contains_key(&name) {
+                let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.1));
+                let mut next = due + interval + jitter;
+                let after = Instant::now();
+                if next + interval < after {
+                    SelfMetrics::inc(&self.metrics().housekeeping_late);
+                    next = after + jitter;
+                }
+                self.heap.push(Reverse((next, generation, name)));
+            }
+        }
+        n
+    }
+
+    /// Runs housekeeping until `stop` is set.
+    pub fn run(mut self, stop: &AtomicBool) {
+        let mut next_global = Instant::now() + self.config.global_housekeeping_interval;
+        let mut next_machine = Instant::now() + self.config.machine_info_interval;
+        while !stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            if now >= next_global {
+                self.rescan();
+                next_global = now + self.config.global_housekeeping_interval;
+            }
+            if now >= next_machine {
+                if let Err(e) = self.refresh_machine() {
+                    tracing::warn!(error = %e, "cannot refresh machine info");
+                }
+                next_machine = now + self.config.machine_info_interval;
+            }
+            let pass_started = Instant::now();
+            if self.run_due(now) > 0 {
+                self.metrics().housekeeping_pass.observe(pass_started.elapsed().as_secs_f64());
+            }
+            let next_due = self.heap.peek().map(|Reverse((d, _, _))| *d);
+            let wake = [Some(next_global), Some(next_machine), next_due].into_iter().flatten().min();
+            let wait = wake.map_or(MAX_WAIT, |w| w.saturating_duration_since(Instant::now())).min(MAX_WAIT);
+            self.wait_for_events(wait);
+        }
+    }
+}
+
+/// Raises the soft limit of open files to the hard limit: the agent holds several file
+/// descriptors per container (about 10), and the default soft limit of 1,024 runs out near a
+/// hundred containers. Returns the new soft limit.
+pub fn raise_fd_limit() -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let want = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        // SAFETY: `want` is a valid rlimit.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
+            return Some(want.rlim_cur);
+        }
+    }
+    Some(lim.rlim_cur)
+}

@@ -103,15 +103,16 @@ impl Layout {
         }
         let entries = std::fs::read_dir(root).map_err(|e| Error::io(root, e))?;
         let mut v1 = BTreeMap::new();
-        let mut dirs: Vec<(String, PathBuf)> = Vec::new();
+        let mut dirs: Vec<(bool, String, PathBuf)> = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| Error::io(root, e))?;
+            let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
             let name = entry.file_name().to_string_lossy().into_owned();
-            dirs.push((name, entry.path()));
+            dirs.push((is_link, name, entry.path()));
         }
         // Real directories first, so that `cpu,cpuacct` wins over the `cpu` symlink to it.
         dirs.sort();
-        for (name, path) in &dirs {
+        for (_, name, path) in &dirs {
             if !path.join("cgroup.procs").is_file() || name == "unified" {
                 continue;
             }

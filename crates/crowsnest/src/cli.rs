@@ -1,0 +1,207 @@
+//! The command line as typed (clap), and its validation into each role's configuration.
+//! Flags are kebab-case; cAdvisor's spellings are accepted as aliases where crowsnest promises
+//! compatibility.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use crowsnest_agent::AgentConfig;
+use crowsnest_collect::Roots;
+use crowsnest_core::metrics::MetricSet;
+
+use crate::duration;
+
+/// crowsnest watches containers.
+#[derive(Debug, Parser)]
+#[command(name = "crowsnest", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Log level when RUST_LOG is not set (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "info", env = "CROWSNEST_LOG")]
+    pub(crate) log_level: String,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the per-host agent (the cAdvisor role): collect every container, serve the
+    /// cAdvisor REST API and Prometheus /metrics.
+    Agent(AgentArgs),
+}
+
+/// `crowsnest agent` flags, as typed.
+#[derive(Debug, Args)]
+pub(crate) struct AgentArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "0.0.0.0:8080", value_name = "ADDR:PORT")]
+    listen: String,
+    /// Port to listen on (cAdvisor's flag; overrides the port of --listen).
+    #[arg(long, value_name = "PORT")]
+    port: Option<u16>,
+    /// IP to listen on (cAdvisor's flag; overrides the address of --listen).
+    #[arg(long = "listen_ip", alias = "listen-ip", value_name = "IP")]
+    listen_ip: Option<String>,
+    /// How often each container is collected.
+    #[arg(long, alias = "housekeeping_interval", default_value = "1s", value_parser = duration::parse)]
+    housekeeping_interval: std::time::Duration,
+    /// How often the whole cgroup tree is rescanned for containers inotify missed.
+    #[arg(long, alias = "global_housekeeping_interval", default_value = "1m", value_parser = duration::parse)]
+    global_housekeeping_interval: std::time::Duration,
+    /// How often the machine description is re-read.
+    #[arg(long, alias = "update_machine_info_interval", default_value = "5m", value_parser = duration::parse)]
+    update_machine_info_interval: std::time::Duration,
+    /// How much history to keep in memory per container.
+    #[arg(long, alias = "storage_duration", default_value = "2m", value_parser = duration::parse)]
+    storage_duration: std::time::Duration,
+    /// Root of the cgroup hierarchies.
+    #[arg(long, default_value = "/sys/fs/cgroup", value_name = "DIR")]
+    cgroup_root: PathBuf,
+    /// Root of procfs.
+    #[arg(long, default_value = "/proc", value_name = "DIR")]
+    proc_root: PathBuf,
+    /// Root of sysfs.
+    #[arg(long, default_value = "/sys", value_name = "DIR")]
+    sys_root: PathBuf,
+    /// Comma-separated files to read the machine id from (cAdvisor's --machine_id_file).
+    #[arg(long, alias = "machine_id_file", default_value = "/etc/machine-id,/var/lib/dbus/machine-id")]
+    machine_id_file: String,
+    /// Comma-separated metric groups to disable; replaces the default list (cAdvisor's kinds:
+    /// cpu, sched, percpu, memory, memory_numa, cpuLoad, diskIO, disk, network, tcp, advtcp,
+    /// udp, app, process, hugetlb, perf_event, referenced_memory, cpu_topology, resctrl,
+    /// cpuset, oom_event, pressure).
+    #[arg(
+        long,
+        alias = "disable_metrics",
+        default_value = "memory_numa,tcp,udp,advtcp,sched,process,hugetlb,referenced_memory,cpu_topology,resctrl,cpuset"
+    )]
+    disable_metrics: String,
+    /// Comma-separated metric groups to enable; when given, exactly these (overrides
+    /// --disable-metrics).
+    #[arg(long, alias = "enable_metrics", default_value = "")]
+    enable_metrics: String,
+    /// Prefix for every HTTP route, for running behind a proxy (e.g. /monitor).
+    #[arg(long, alias = "url_base_prefix", default_value = "")]
+    url_base_prefix: String,
+    /// Do not watch cgroups with inotify (the periodic rescan still finds them).
+    #[arg(long)]
+    no_inotify: bool,
+}
+
+impl AgentArgs {
+    /// Checks the flags and builds the agent's configuration.
+    pub(crate) fn into_config(self) -> anyhow::Result<AgentConfig> {
+        let mut listen: SocketAddr = self
+            .listen
+            .parse()
+            .with_context(|| format!("--listen {:?} is not ADDR:PORT (e.g. 0.0.0.0:8080)", self.listen))?;
+        if let Some(port) = self.port {
+            listen.set_port(port);
+        }
+        if let Some(ip) = self.listen_ip.as_deref().filter(|s| !s.is_empty()) {
+            let ip: IpAddr = ip.parse().with_context(|| format!("--listen_ip {ip:?} is not an IP address"))?;
+            listen.set_ip(ip);
+        }
+        if self.housekeeping_interval.is_zero() {
+            bail!("--housekeeping-interval must be more than 0");
+        }
+        if self.global_housekeeping_interval.is_zero() {
+            bail!("--global-housekeeping-interval must be more than 0");
+        }
+        if self.update_machine_info_interval.is_zero() {
+            bail!("--update-machine-info-interval must be more than 0");
+        }
+        if self.storage_duration < self.housekeeping_interval {
+            bail!(
+                "--storage-duration ({:?}) must be at least --housekeeping-interval ({:?})",
+                self.storage_duration,
+                self.housekeeping_interval
+            );
+        }
+        let metrics = if self.enable_metrics.trim().is_empty() {
+            MetricSet::all_except(&MetricSet::parse_list(&self.disable_metrics).context("--disable-metrics")?)
+        } else {
+            MetricSet::only(&MetricSet::parse_list(&self.enable_metrics).context("--enable-metrics")?)
+        };
+        let prefix = self.url_base_prefix.trim_end_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            bail!("--url-base-prefix {:?} must start with /", self.url_base_prefix);
+        }
+        let roots = Roots {
+            cgroup: self.cgroup_root,
+            proc: self.proc_root,
+            sys: self.sys_root,
+            machine_id_files: self.machine_id_file.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
+            ..Roots::default()
+        };
+        Ok(AgentConfig {
+            listen,
+            housekeeping_interval: self.housekeeping_interval,
+            global_housekeeping_interval: self.global_housekeeping_interval,
+            machine_info_interval: self.update_machine_info_interval,
+            storage_duration: self.storage_duration,
+            roots,
+            metrics,
+            url_base_prefix: prefix,
+            inotify: !self.no_inotify,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> anyhow::Result<AgentConfig> {
+        let mut v = vec!["crowsnest", "agent"];
+        v.extend_from_slice(args);
+        let Command::Agent(a) = Cli::try_parse_from(v)?.command;
+        a.into_config()
+    }
+
+    #[test]
+    fn defaults_match_cadvisor() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.housekeeping_interval, std::time::Duration::from_secs(1));
+        assert_eq!(c.global_housekeeping_interval, std::time::Duration::from_secs(60));
+        assert_eq!(c.storage_duration, std::time::Duration::from_secs(120));
+        assert_eq!(c.metrics, MetricSet::default());
+    }
+
+    #[test]
+    fn accepts_cadvisor_spellings() {
+        let c = parse(&[
+            "--port=9000",
+            "--listen_ip=127.0.0.1",
+            "--housekeeping_interval=10s",
+            "--storage_duration=5m",
+            "--disable_metrics=disk,network",
+            "--url_base_prefix=/monitor/",
+        ])
+        .unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.housekeeping_interval, std::time::Duration::from_secs(10));
+        assert!(!c.metrics.has(crowsnest_core::metrics::MetricKind::Disk));
+        assert!(c.metrics.has(crowsnest_core::metrics::MetricKind::Process));
+        assert_eq!(c.url_base_prefix, "/monitor");
+        let c = parse(&["--enable_metrics=cpu"]).unwrap();
+        assert!(c.metrics.has(crowsnest_core::metrics::MetricKind::Cpu));
+        assert!(!c.metrics.has(crowsnest_core::metrics::MetricKind::Memory));
+    }
+
+    #[test]
+    fn rejects_bad_input_with_the_flag_named() {
+        let e = format!("{:#}", parse(&["--disable_metrics=cpu,bogus"]).unwrap_err());
+        assert!(e.contains("--disable-metrics") && e.contains("bogus"), "{e}");
+        let e = format!("{:#}", parse(&["--listen=nowhere"]).unwrap_err());
+        assert!(e.contains("--listen"), "{e}");
+        let e = format!("{:#}", parse(&["--housekeeping-interval=5"]).unwrap_err());
+        assert!(e.contains("missing unit"), "{e}");
+        let e = format!("{:#}", parse(&["--storage-duration=1s", "--housekeeping-interval=2s"]).unwrap_err());
+        assert!(e.contains("--storage-duration"), "{e}");
+        let e = format!("{:#}", parse(&["--url-base-prefix=monitor"]).unwrap_err());
+        assert!(e.contains("must start with /"), "{e}");
+    }
+}

@@ -18,7 +18,10 @@ use crowsnest_testkit::{RealCgroup, cgroup_root};
 const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "pids", "blkio"];
 
 fn thread_cpu_ns() -> u128 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
@@ -40,9 +43,14 @@ fn rss_kib() -> u64 {
 fn held_files() -> Vec<PathBuf> {
     let root = cgroup_root();
     let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc/self/fd").into_iter().flatten().flatten() {
+    for e in std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         if let Ok(target) = std::fs::read_link(e.path())
-            && (target.starts_with(&root) || (target.starts_with("/proc") && target.ends_with("net/dev")))
+            && (target.starts_with(&root)
+                || (target.starts_with("/proc") && target.ends_with("net/dev")))
         {
             out.push(target);
         }
@@ -51,7 +59,10 @@ fn held_files() -> Vec<PathBuf> {
 }
 
 fn arg(args: &[String], name: &str, default: usize) -> usize {
-    args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
+    args.windows(2)
+        .find(|w| w[0] == name)
+        .and_then(|w| w[1].parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
@@ -67,7 +78,8 @@ fn main() {
     };
     let mut children = Vec::with_capacity(n);
     for _ in 0..n {
-        let mut cg = RealCgroup::create(parent.name(), CONTROLLERS, false).expect("make a bench cgroup");
+        let mut cg =
+            RealCgroup::create(parent.name(), CONTROLLERS, false).expect("make a bench cgroup");
         cg.spawn_sleeper();
         children.push(cg);
     }
@@ -75,12 +87,16 @@ fn main() {
     let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
     let shared = Shared::default();
     let config = AgentConfig {
-        roots: Roots { cgroup: cgroup_root(), ..Roots::default() },
+        roots: Roots {
+            cgroup: cgroup_root(),
+            ..Roots::default()
+        },
         inotify: false,
         ..AgentConfig::default()
     };
     let rss_before = rss_kib();
-    let mut m = Manager::new(config, Arc::new(clock.clone()), shared.clone()).expect("manager starts");
+    let mut m =
+        Manager::new(config, Arc::new(clock.clone()), shared.clone()).expect("manager starts");
     let containers = m.container_count();
     for _ in 0..2 {
         clock.advance_nanos(1_000_000_000);
@@ -98,7 +114,10 @@ fn main() {
 
     // The floor: the same files, held open, read with pread at offset 0 and nothing else.
     let paths = held_files();
-    let files: Vec<std::fs::File> = paths.iter().filter_map(|p| std::fs::File::open(p).ok()).collect();
+    let files: Vec<std::fs::File> = paths
+        .iter()
+        .filter_map(|p| std::fs::File::open(p).ok())
+        .collect();
     let mut buf = vec![0u8; 64 * 1024];
     for f in &files {
         let _ = f.read_at(&mut buf, 0);
@@ -123,18 +142,29 @@ fn main() {
     let rss_after = rss_kib();
     let (samples, history_bytes) = {
         let st = shared.read();
-        st.containers.values().fold((0usize, 0usize), |(s, b), c| (s + c.history.len(), b + c.history.heap_bytes()))
+        st.containers.values().fold((0usize, 0usize), |(s, b), c| {
+            (s + c.history.len(), b + c.history.heap_bytes())
+        })
     };
 
     println!("agent_containers {containers} count");
     println!("agent_files_held {} count", paths.len());
     println!("agent_us_per_container_pass {agent_us:.2} us");
     println!("floor_us_per_container_pass {floor_us:.2} us");
-    println!("agent_over_floor {:.2} ratio", agent_us / floor_us.max(1e-9));
+    println!(
+        "agent_over_floor {:.2} ratio",
+        agent_us / floor_us.max(1e-9)
+    );
     println!("agent_rss_mib {:.1} MiB", rss_after as f64 / 1024.0);
-    println!("agent_rss_growth_mib {:.1} MiB", rss_after.saturating_sub(rss_before) as f64 / 1024.0);
+    println!(
+        "agent_rss_growth_mib {:.1} MiB",
+        rss_after.saturating_sub(rss_before) as f64 / 1024.0
+    );
     println!("history_samples {samples} count");
-    println!("history_bytes_per_sample {:.1} B", history_bytes as f64 / samples.max(1) as f64);
+    println!(
+        "history_bytes_per_sample {:.1} B",
+        history_bytes as f64 / samples.max(1) as f64
+    );
 
     drop(m);
     drop(children);

@@ -47,13 +47,22 @@ pub enum Error {
 
 /// Runs the agent until `shutdown` completes: housekeeping on its own thread, the HTTP API on
 /// the current tokio runtime.
-pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), Error> {
+pub async fn run(
+    config: AgentConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
     let fd_limit = manager::raise_fd_limit();
     tracing::debug!(?fd_limit, "open file limit");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let shared = state::Shared::default();
-    let manager = tokio::task::block_in_place(|| manager::Manager::new(config.clone(), clock, shared.clone()))?;
-    tracing::info!(containers = manager.container_count(), watches = manager.watch_count(), "containers found");
+    let manager = tokio::task::block_in_place(|| {
+        manager::Manager::new(config.clone(), clock, shared.clone())
+    })?;
+    tracing::info!(
+        containers = manager.container_count(),
+        watches = manager.watch_count(),
+        "containers found"
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let thread_stop = stop.clone();
     let housekeeping = std::thread::Builder::new()
@@ -62,11 +71,16 @@ pub async fn run(config: AgentConfig, shutdown: impl Future<Output = ()> + Send 
         .map_err(Error::Thread)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|source| Error::Bind { addr: config.listen, source })?;
+        .map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
     let local = listener.local_addr().map_err(Error::Serve)?;
     tracing::info!(address = %local, "serving cAdvisor API, /metrics and /healthz");
     let app = http::router(shared, &config.url_base_prefix);
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || housekeeping.join()).await;
     served.map_err(Error::Serve)

@@ -68,14 +68,21 @@ pub struct Manager {
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manager").field("layout", &self.layout).field("containers", &self.tracked.len()).finish()
+        f.debug_struct("Manager")
+            .field("layout", &self.layout)
+            .field("containers", &self.tracked.len())
+            .finish()
     }
 }
 
 impl Manager {
     /// Detects the cgroup layout, reads the machine, lists every container and starts
     /// watching. Fails when no cgroup hierarchy or no machine description can be read.
-    pub fn new(config: AgentConfig, clock: Arc<dyn Clock>, shared: Shared) -> Result<Manager, CollectError> {
+    pub fn new(
+        config: AgentConfig,
+        clock: Arc<dyn Clock>,
+        shared: Shared,
+    ) -> Result<Manager, CollectError> {
         let layout = Layout::detect(&config.roots.cgroup)?;
         tracing::info!(mode = ?layout.mode, root = %layout.root.display(), hierarchies = layout.hierarchies().len(), "cgroup layout");
         let watcher = if config.inotify {
@@ -94,7 +101,9 @@ impl Manager {
         let host_netns = netns_inode(&config.roots.proc, 1)
             .or_else(|| netns_inode(&config.roots.proc, std::process::id()));
         if host_netns.is_none() {
-            tracing::warn!("cannot read the host's network namespace; containers will report no network");
+            tracing::warn!(
+                "cannot read the host's network namespace; containers will report no network"
+            );
         }
         let mut m = Manager {
             layout,
@@ -164,7 +173,12 @@ impl Manager {
                 return;
             }
         };
-        let gone: Vec<String> = self.tracked.keys().filter(|k| !names.contains(*k)).cloned().collect();
+        let gone: Vec<String> = self
+            .tracked
+            .keys()
+            .filter(|k| !names.contains(*k))
+            .cloned()
+            .collect();
         for name in gone {
             self.remove(&name);
         }
@@ -209,20 +223,30 @@ impl Manager {
         let reader = CgroupReader::new(&self.layout, name, &self.config.roots.proc);
         self.tracked.insert(
             name.to_owned(),
-            Tracked { reader, generation, net_pid: None, net: None, logged_error: false },
+            Tracked {
+                reader,
+                generation,
+                net_pid: None,
+                net: None,
+                logged_error: false,
+            },
         );
         let max_age = i64::try_from(self.config.storage_duration.as_nanos()).unwrap_or(i64::MAX);
         self.shared.write().containers.insert(
             name.to_owned(),
             Container {
-                reference: ContainerReference { name: name.to_owned(), ..Default::default() },
+                reference: ContainerReference {
+                    name: name.to_owned(),
+                    ..Default::default()
+                },
                 spec,
                 history: History::new(max_age),
             },
         );
         SelfMetrics::inc(&self.metrics().containers_added);
         // First collection at once, as cAdvisor's housekeeping does.
-        self.heap.push(Reverse((Instant::now(), generation, name.to_owned())));
+        self.heap
+            .push(Reverse((Instant::now(), generation, name.to_owned())));
     }
 
     fn remove(&mut self, name: &str) {
@@ -239,7 +263,10 @@ impl Manager {
                 let spec = self.adjusted_spec(name, spec);
                 let has_network = self.tracked.get(name).is_some_and(|t| t.net.is_some());
                 if let Some(c) = self.shared.write().containers.get_mut(name) {
-                    c.spec = ContainerSpec { has_network: spec.has_network || has_network, ..spec };
+                    c.spec = ContainerSpec {
+                        has_network: spec.has_network || has_network,
+                        ..spec
+                    };
                 }
             }
             Err(CollectError::Gone { .. }) => self.remove(name),
@@ -260,8 +287,13 @@ impl Manager {
         let started = Instant::now();
         let kinds = self.config.metrics;
         let proc_root = self.config.roots.proc.clone();
-        let mut stats = ContainerStats { timestamp: self.clock.now(), ..Default::default() };
-        let Some(t) = self.tracked.get_mut(name) else { return false };
+        let mut stats = ContainerStats {
+            timestamp: self.clock.now(),
+            ..Default::default()
+        };
+        let Some(t) = self.tracked.get_mut(name) else {
+            return false;
+        };
         match t.reader.read_stats(kinds, &self.devices, &mut stats) {
             Ok(()) => {}
             Err(CollectError::Gone { .. }) => {
@@ -286,7 +318,10 @@ impl Manager {
                 if self.host_net.is_none() {
                     self.host_net = NetReader::open(&proc_root, 1).ok();
                 }
-                let ok = self.host_net.as_mut().is_some_and(|r| r.read(&mut interfaces).is_ok());
+                let ok = self
+                    .host_net
+                    .as_mut()
+                    .is_some_and(|r| r.read(&mut interfaces).is_ok());
                 if !ok {
                     self.host_net = None;
                 }
@@ -298,11 +333,17 @@ impl Manager {
                     let had = t.net.is_some();
                     t.net = pid.and_then(|p| {
                         let ns = netns_inode(&proc_root, p)?;
-                        self.host_netns.is_some_and(|h| h != ns).then(|| NetReader::open(&proc_root, p).ok()).flatten()
+                        self.host_netns
+                            .is_some_and(|h| h != ns)
+                            .then(|| NetReader::open(&proc_root, p).ok())
+                            .flatten()
                     });
                     newly_networked = !had && t.net.is_some();
                 }
-                let ok = t.net.as_mut().is_some_and(|r| r.read(&mut interfaces).is_ok());
+                let ok = t
+                    .net
+                    .as_mut()
+                    .is_some_and(|r| r.read(&mut interfaces).is_ok());
                 if !ok && t.net.is_some() {
                     t.net = None;
                     t.net_pid = None;
@@ -314,7 +355,11 @@ impl Manager {
             }
         }
         if name == "/" && kinds.has(MetricKind::Disk) {
-            stats.filesystem = self.mounts.iter().filter_map(|m| fs::statfs(m).ok()).collect();
+            stats.filesystem = self
+                .mounts
+                .iter()
+                .filter_map(|m| fs::statfs(m).ok())
+                .collect();
         }
         {
             let mut st = self.shared.write();
@@ -325,12 +370,17 @@ impl Manager {
                 c.history.push(&stats);
             }
         }
-        self.shared.self_metrics().container_housekeeping.observe(started.elapsed().as_secs_f64());
+        self.shared
+            .self_metrics()
+            .container_housekeeping
+            .observe(started.elapsed().as_secs_f64());
         true
     }
 
     fn handle_events(&mut self) {
-        let Some(w) = self.watcher.as_mut() else { return };
+        let Some(w) = self.watcher.as_mut() else {
+            return;
+        };
         self.events.clear();
         if let Err(e) = w.poll(&mut self.events) {
             tracing::warn!(error = %e, "inotify read failed; rescanning");
@@ -383,8 +433,14 @@ impl Manager {
                 break;
             }
             let (due, generation) = (*due, *generation);
-            let Some(Reverse((_, _, name))) = self.heap.pop() else { break };
-            if self.tracked.get(&name).is_none_or(|t| t.generation != generation) {
+            let Some(Reverse((_, _, name))) = self.heap.pop() else {
+                break;
+            };
+            if self
+                .tracked
+                .get(&name)
+                .is_none_or(|t| t.generation != generation)
+            {
                 continue;
             }
             self.collect(&name);
@@ -421,11 +477,18 @@ impl Manager {
             }
             let pass_started = Instant::now();
             if self.run_due(now) > 0 {
-                self.metrics().housekeeping_pass.observe(pass_started.elapsed().as_secs_f64());
+                self.metrics()
+                    .housekeeping_pass
+                    .observe(pass_started.elapsed().as_secs_f64());
             }
             let next_due = self.heap.peek().map(|Reverse((d, _, _))| *d);
-            let wake = [Some(next_global), Some(next_machine), next_due].into_iter().flatten().min();
-            let wait = wake.map_or(MAX_WAIT, |w| w.saturating_duration_since(Instant::now())).min(MAX_WAIT);
+            let wake = [Some(next_global), Some(next_machine), next_due]
+                .into_iter()
+                .flatten()
+                .min();
+            let wait = wake
+                .map_or(MAX_WAIT, |w| w.saturating_duration_since(Instant::now()))
+                .min(MAX_WAIT);
             self.wait_for_events(wait);
         }
     }
@@ -435,13 +498,19 @@ impl Manager {
 /// descriptors per container (about 10), and the default soft limit of 1,024 runs out near a
 /// hundred containers. Returns the new soft limit.
 pub fn raise_fd_limit() -> Option<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `lim` is a valid rlimit to fill.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return None;
     }
     if lim.rlim_cur < lim.rlim_max {
-        let want = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        let want = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
         // SAFETY: `want` is a valid rlimit.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
             return Some(want.rlim_cur);

@@ -8,7 +8,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crowsnest_core::Timestamp;
 use crowsnest_core::machine::MachineInfo;
 use crowsnest_core::metrics::MetricSet;
-use crowsnest_core::model::{ContainerInfo, ContainerReference, ContainerSpec, ContainerStats, VersionInfo};
+use crowsnest_core::model::{
+    ContainerInfo, ContainerReference, ContainerSpec, ContainerStats, VersionInfo,
+};
 
 use crate::history::History;
 use crate::self_metrics::SelfMetrics;
@@ -59,9 +61,18 @@ impl AgentState {
     /// The names of `name` and, if `recursive`, all its descendants, in name order.
     pub fn names_under(&self, name: &str, recursive: bool) -> Vec<&str> {
         if !recursive {
-            return self.containers.get_key_value(name).map(|(k, _)| k.as_str()).into_iter().collect();
+            return self
+                .containers
+                .get_key_value(name)
+                .map(|(k, _)| k.as_str())
+                .into_iter()
+                .collect();
         }
-        self.containers.keys().filter(|k| Self::is_within(name, k)).map(String::as_str).collect()
+        self.containers
+            .keys()
+            .filter(|k| Self::is_within(name, k))
+            .map(String::as_str)
+            .collect()
     }
 
     /// References of the direct children of `name`.
@@ -111,7 +122,10 @@ pub struct Shared {
 impl Shared {
     /// Shared state around `state`.
     pub fn new(state: AgentState) -> Self {
-        Shared { state: Arc::new(RwLock::new(state)), self_metrics: Arc::default() }
+        Shared {
+            state: Arc::new(RwLock::new(state)),
+            self_metrics: Arc::default(),
+        }
     }
 
     /// Read access. A poisoned lock (a panicking writer) still gives the last written state.

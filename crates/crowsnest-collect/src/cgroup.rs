@@ -123,16 +123,29 @@ impl Layout {
             }
         }
         let unified_dir = root.join("unified");
-        let unified = unified_dir.join("cgroup.controllers").is_file().then_some(unified_dir);
+        let unified = unified_dir
+            .join("cgroup.controllers")
+            .is_file()
+            .then_some(unified_dir);
         if v1.is_empty() {
             return Err(Error::NoCgroups {
                 root: root.to_owned(),
-                reason: "no cgroup.controllers (v2) and no controller directory with cgroup.procs (v1)"
-                    .into(),
+                reason:
+                    "no cgroup.controllers (v2) and no controller directory with cgroup.procs (v1)"
+                        .into(),
             });
         }
-        let mode = if unified.is_some() { Mode::Hybrid } else { Mode::V1 };
-        Ok(Layout { mode, root: root.to_owned(), v1, unified })
+        let mode = if unified.is_some() {
+            Mode::Hybrid
+        } else {
+            Mode::V1
+        };
+        Ok(Layout {
+            mode,
+            root: root.to_owned(),
+            v1,
+            unified,
+        })
     }
 
     /// The directory of container `name` (`/` or `/a/b`) in the hierarchy of `controller`
@@ -156,7 +169,10 @@ impl Layout {
         let mut out: Vec<PathBuf> = Vec::new();
         for p in self.v1.values().chain(self.unified.iter()) {
             let canon = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
-            if !out.iter().any(|o| std::fs::canonicalize(o).unwrap_or_else(|_| o.clone()) == canon) {
+            if !out
+                .iter()
+                .any(|o| std::fs::canonicalize(o).unwrap_or_else(|_| o.clone()) == canon)
+            {
                 out.push(p.clone());
             }
         }
@@ -167,7 +183,11 @@ impl Layout {
 /// `base` joined with a container name (`/` is `base` itself).
 pub fn join_name(base: &Path, name: &str) -> PathBuf {
     let rel = name.trim_start_matches('/');
-    if rel.is_empty() { base.to_owned() } else { base.join(rel) }
+    if rel.is_empty() {
+        base.to_owned()
+    } else {
+        base.join(rel)
+    }
 }
 
 #[cfg(test)]
@@ -185,7 +205,10 @@ mod tests {
         touch(&d.path().join("cgroup.controllers"));
         let l = Layout::detect(d.path()).unwrap();
         assert_eq!(l.mode, Mode::V2);
-        assert_eq!(l.dir(Controller::Memory, "/a/b"), Some(d.path().join("a/b")));
+        assert_eq!(
+            l.dir(Controller::Memory, "/a/b"),
+            Some(d.path().join("a/b"))
+        );
         assert_eq!(l.dir(Controller::Memory, "/"), Some(d.path().to_owned()));
     }
 
@@ -219,7 +242,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let e = Layout::detect(d.path()).unwrap_err().to_string();
         assert!(e.contains("no cgroup hierarchy"), "{e}");
-        let e = Layout::detect(&d.path().join("missing")).unwrap_err().to_string();
+        let e = Layout::detect(&d.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 }

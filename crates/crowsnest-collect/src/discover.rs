@@ -44,7 +44,9 @@ pub fn walk(dir: &Path, prefix: &str, depth: usize, names: &mut BTreeSet<String>
             continue;
         }
         let file_name = entry.file_name();
-        let Some(file_name) = file_name.to_str() else { continue };
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
         if is_ignored(file_name) {
             continue;
         }
@@ -57,7 +59,10 @@ pub fn walk(dir: &Path, prefix: &str, depth: usize, names: &mut BTreeSet<String>
 
 /// Whether container `name` still has a directory in any hierarchy of `layout`.
 pub fn exists(layout: &Layout, name: &str) -> bool {
-    layout.hierarchies().iter().any(|h| crate::cgroup::join_name(h, name).is_dir())
+    layout
+        .hierarchies()
+        .iter()
+        .any(|h| crate::cgroup::join_name(h, name).is_dir())
 }
 
 #[cfg(test)]
@@ -82,7 +87,13 @@ mod tests {
         let names: Vec<String> = list_containers(&layout).unwrap().into_iter().collect();
         assert_eq!(
             names,
-            ["/", "/docker", "/docker/abc", "/system.slice", "/system.slice/sshd.service"]
+            [
+                "/",
+                "/docker",
+                "/docker/abc",
+                "/system.slice",
+                "/system.slice/sshd.service"
+            ]
         );
         assert!(exists(&layout, "/docker/abc"));
         assert!(!exists(&layout, "/docker/zzz"));

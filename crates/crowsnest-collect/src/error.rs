@@ -50,10 +50,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub(crate) fn parse(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::Parse { path: path.into(), reason: reason.into() }
+        Error::Parse {
+            path: path.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -38,7 +38,10 @@ pub struct Watcher {
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watcher").field("roots", &self.roots).field("watches", &self.wds.len()).finish()
+        f.debug_struct("Watcher")
+            .field("roots", &self.roots)
+            .field("watches", &self.wds.len())
+            .finish()
     }
 }
 
@@ -51,7 +54,10 @@ const MASK: WatchMask = WatchMask::CREATE
 impl Watcher {
     /// Watches every directory of every hierarchy of `layout`.
     pub fn new(layout: &Layout) -> Result<Watcher> {
-        let inotify = Inotify::init().map_err(|e| Error::Watch { path: layout.root.clone(), source: e })?;
+        let inotify = Inotify::init().map_err(|e| Error::Watch {
+            path: layout.root.clone(),
+            source: e,
+        })?;
         let mut w = Watcher {
             inotify,
             roots: layout.hierarchies(),
@@ -90,7 +96,12 @@ impl Watcher {
             }
             // Gone already: nothing to watch.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if name == "/" => return Err(Error::Watch { path: dir.to_owned(), source: e }),
+            Err(e) if name == "/" => {
+                return Err(Error::Watch {
+                    path: dir.to_owned(),
+                    source: e,
+                });
+            }
             Err(e) => {
                 self.failed += 1;
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot watch cgroup directory; the periodic rescan will still find its children");
@@ -103,7 +114,9 @@ impl Watcher {
         // Children that exist already (created before the watch was in place) are reported.
         let mut children = BTreeSet::new();
         let prefix = if name == "/" { "" } else { name };
-        let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir())
                 && let Some(n) = entry.file_name().to_str()
@@ -122,7 +135,11 @@ impl Watcher {
 
     /// Waits up to `timeout` for inotify to have something to read. Returns whether it has.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let mut pfd = libc::pollfd { fd: self.inotify.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.inotify.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
         // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -137,7 +154,13 @@ impl Watcher {
             let raw: Vec<(WatchDescriptor, EventMask, Option<String>)> =
                 match self.inotify.read_events(&mut buf) {
                     Ok(events) => events
-                        .map(|e| (e.wd, e.mask, e.name.and_then(|n| n.to_str()).map(str::to_owned)))
+                        .map(|e| {
+                            (
+                                e.wd,
+                                e.mask,
+                                e.name.and_then(|n| n.to_str()).map(str::to_owned),
+                            )
+                        })
                         .collect(),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.buf = buf;
@@ -145,7 +168,10 @@ impl Watcher {
                     }
                     Err(e) => {
                         self.buf = buf;
-                        return Err(Error::Watch { path: PathBuf::from("inotify"), source: e });
+                        return Err(Error::Watch {
+                            path: PathBuf::from("inotify"),
+                            source: e,
+                        });
                     }
                 };
             self.buf = buf;
@@ -161,12 +187,18 @@ impl Watcher {
                     self.wds.remove(&wd);
                     continue;
                 }
-                let Some((idx, parent)) = self.wds.get(&wd).cloned() else { continue };
+                let Some((idx, parent)) = self.wds.get(&wd).cloned() else {
+                    continue;
+                };
                 let Some(child) = name else { continue };
                 if !mask.contains(EventMask::ISDIR) || is_ignored(&child) {
                     continue;
                 }
-                let full = if parent == "/" { format!("/{child}") } else { format!("{parent}/{child}") };
+                let full = if parent == "/" {
+                    format!("/{child}")
+                } else {
+                    format!("{parent}/{child}")
+                };
                 if mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
                     out.push(Event::Added(full.clone()));
                     let dir = crate::cgroup::join_name(&self.roots[idx], &full);
@@ -178,7 +210,9 @@ impl Watcher {
                     let below: Vec<WatchDescriptor> = self
                         .wds
                         .iter()
-                        .filter(|(_, (i, n))| *i == idx && (n == &full || n.starts_with(&format!("{full}/"))))
+                        .filter(|(_, (i, n))| {
+                            *i == idx && (n == &full || n.starts_with(&format!("{full}/")))
+                        })
                         .map(|(wd, _)| wd.clone())
                         .collect();
                     for wd in below {
@@ -200,7 +234,12 @@ impl Watcher {
 pub fn list_below(root: &Path, name: &str) -> Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     let prefix = if name == "/" { "" } else { name };
-    walk(&crate::cgroup::join_name(root, name), prefix, name.matches('/').count(), &mut names)?;
+    walk(
+        &crate::cgroup::join_name(root, name),
+        prefix,
+        name.matches('/').count(),
+        &mut names,
+    )?;
     Ok(names)
 }
 
@@ -238,7 +277,10 @@ mod tests {
         std::fs::remove_dir(d.path().join("memory/a/b")).unwrap();
         std::fs::remove_dir(d.path().join("memory/a")).unwrap();
         let events = drain(&mut w);
-        assert!(events.contains(&Event::Removed("/a/b".into())), "{events:?}");
+        assert!(
+            events.contains(&Event::Removed("/a/b".into())),
+            "{events:?}"
+        );
         assert!(events.contains(&Event::Removed("/a".into())), "{events:?}");
         assert_eq!(w.watch_count(), 2);
     }

@@ -143,10 +143,13 @@ impl FromStr for MetricKind {
     type Err = UnknownMetricKind;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        MetricKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| UnknownMetricKind {
-            name: s.to_owned(),
-            known: MetricKind::ALL.map(MetricKind::as_str).join(","),
-        })
+        MetricKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownMetricKind {
+                name: s.to_owned(),
+                known: MetricKind::ALL.map(MetricKind::as_str).join(","),
+            })
     }
 }
 
@@ -183,7 +186,11 @@ impl MetricSet {
 
     /// Parses a comma-separated list of kinds; empty items are ignored.
     pub fn parse_list(list: &str) -> Result<Vec<MetricKind>, UnknownMetricKind> {
-        list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::parse).collect()
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::parse)
+            .collect()
     }
 }
 
@@ -200,7 +207,19 @@ mod tests {
     #[test]
     fn default_set_matches_cadvisor() {
         let s = MetricSet::default();
-        for k in ["cpu", "percpu", "memory", "cpuLoad", "diskIO", "disk", "network", "app", "perf_event", "oom_event", "pressure"] {
+        for k in [
+            "cpu",
+            "percpu",
+            "memory",
+            "cpuLoad",
+            "diskIO",
+            "disk",
+            "network",
+            "app",
+            "perf_event",
+            "oom_event",
+            "pressure",
+        ] {
             assert!(s.has(k.parse().unwrap()), "{k} should be on by default");
         }
         for k in MetricKind::DEFAULT_DISABLED {
@@ -210,7 +229,10 @@ mod tests {
 
     #[test]
     fn parses_lists_and_names_unknown_kinds() {
-        assert_eq!(MetricSet::parse_list("cpu, diskIO,,").unwrap(), vec![MetricKind::Cpu, MetricKind::DiskIo]);
+        assert_eq!(
+            MetricSet::parse_list("cpu, diskIO,,").unwrap(),
+            vec![MetricKind::Cpu, MetricKind::DiskIo]
+        );
         let e = MetricSet::parse_list("cpu,diskio").unwrap_err();
         assert_eq!(e.name, "diskio");
         assert!(e.to_string().contains("diskIO"));

@@ -375,13 +375,18 @@ struct NetworkStatsJson {
 
 impl From<NetworkStats> for NetworkStatsJson {
     fn from(n: NetworkStats) -> Self {
-        NetworkStatsJson { first: n.interfaces.first().cloned().unwrap_or_default(), interfaces: n.interfaces }
+        NetworkStatsJson {
+            first: n.interfaces.first().cloned().unwrap_or_default(),
+            interfaces: n.interfaces,
+        }
     }
 }
 
 impl From<NetworkStatsJson> for NetworkStats {
     fn from(j: NetworkStatsJson) -> Self {
-        NetworkStats { interfaces: j.interfaces }
+        NetworkStats {
+            interfaces: j.interfaces,
+        }
     }
 }
 

@@ -55,7 +55,10 @@ impl Timestamp {
     /// Parses RFC 3339 (`2026-11-24T03:17:00Z`, `...T03:17:00.5+01:00`), as cAdvisor's clients
     /// send it.
     pub fn parse_rfc3339(text: &str) -> Result<Self, TimestampError> {
-        let err = |reason| TimestampError { text: text.to_owned(), reason };
+        let err = |reason| TimestampError {
+            text: text.to_owned(),
+            reason,
+        };
         let b = text.as_bytes();
         if b.len() < 20 {
             return Err(err("too short"));
@@ -208,8 +211,14 @@ mod tests {
     #[test]
     fn formats_like_go() {
         assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00Z");
-        assert_eq!(Timestamp::from_secs(1_395_066_363).to_string(), "2014-03-17T14:26:03Z");
-        assert_eq!(Timestamp(1_500_000_000).to_string(), "1970-01-01T00:00:01.5Z");
+        assert_eq!(
+            Timestamp::from_secs(1_395_066_363).to_string(),
+            "2014-03-17T14:26:03Z"
+        );
+        assert_eq!(
+            Timestamp(1_500_000_000).to_string(),
+            "1970-01-01T00:00:01.5Z"
+        );
         assert_eq!(Timestamp(123).to_string(), "1970-01-01T00:00:00.000000123Z");
     }
 
@@ -217,9 +226,25 @@ mod tests {
     fn parses_offsets_and_fractions() {
         let t = Timestamp::parse_rfc3339("2014-03-17T15:26:03.25+01:00").unwrap();
         assert_eq!(t, Timestamp(1_395_066_363_250_000_000));
-        assert_eq!(Timestamp::parse_rfc3339("2014-03-17T14:26:03Z").unwrap().millis(), 1_395_066_363_000);
-        for bad in ["", "2014-03-17", "2014-13-01T00:00:00Z", "2014-02-30T00:00:00Z", "2014-03-17T14:26:03", "2014-03-17T14:26:03.Z", "x014-03-17T14:26:03Z"] {
-            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad} should not parse");
+        assert_eq!(
+            Timestamp::parse_rfc3339("2014-03-17T14:26:03Z")
+                .unwrap()
+                .millis(),
+            1_395_066_363_000
+        );
+        for bad in [
+            "",
+            "2014-03-17",
+            "2014-13-01T00:00:00Z",
+            "2014-02-30T00:00:00Z",
+            "2014-03-17T14:26:03",
+            "2014-03-17T14:26:03.Z",
+            "x014-03-17T14:26:03Z",
+        ] {
+            assert!(
+                Timestamp::parse_rfc3339(bad).is_err(),
+                "{bad} should not parse"
+            );
         }
     }
 

@@ -25,7 +25,8 @@ pub fn missing(what: &str) {
 
 /// The cgroup root tests use (`CROWSNEST_TEST_CGROUP_ROOT`, default `/sys/fs/cgroup`).
 pub fn cgroup_root() -> PathBuf {
-    std::env::var_os("CROWSNEST_TEST_CGROUP_ROOT").map_or_else(|| PathBuf::from("/sys/fs/cgroup"), PathBuf::from)
+    std::env::var_os("CROWSNEST_TEST_CGROUP_ROOT")
+        .map_or_else(|| PathBuf::from("/sys/fs/cgroup"), PathBuf::from)
 }
 
 /// The directory of shared reference data (`../shared/testdata` beside the repository).
@@ -52,13 +53,21 @@ impl RealCgroup {
     pub fn create(parent: &str, controllers: &[&str], unified: bool) -> Option<RealCgroup> {
         let root = cgroup_root();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let base = if parent == "/" { String::new() } else { parent.to_owned() };
+        let base = if parent == "/" {
+            String::new()
+        } else {
+            parent.to_owned()
+        };
         let name = format!("{base}/crowsnest-test-{}-{n}", std::process::id());
         let mut hierarchies: Vec<PathBuf> = controllers.iter().map(|c| root.join(c)).collect();
         if unified {
             hierarchies.push(root.join("unified"));
         }
-        let mut cg = RealCgroup { name: name.clone(), dirs: Vec::new(), children: Vec::new() };
+        let mut cg = RealCgroup {
+            name: name.clone(),
+            dirs: Vec::new(),
+            children: Vec::new(),
+        };
         for h in hierarchies {
             if !h.join("cgroup.procs").is_file() {
                 missing(&format!("a cgroup hierarchy at {}", h.display()));
@@ -66,7 +75,10 @@ impl RealCgroup {
             }
             let dir = h.join(name.trim_start_matches('/'));
             if let Err(e) = std::fs::create_dir(&dir) {
-                missing(&format!("permission to make cgroups ({}: {e})", dir.display()));
+                missing(&format!(
+                    "permission to make cgroups ({}: {e})",
+                    dir.display()
+                ));
                 return None;
             }
             cg.dirs.push(dir);
@@ -122,7 +134,11 @@ impl RealCgroup {
                 Ok(())
             });
         }
-        let child = cmd.stdout(Stdio::piped()).stdin(Stdio::null()).spawn().expect("spawn a test process");
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn a test process");
         let pid = child.id();
         self.children.push(child);
         pid
@@ -148,7 +164,10 @@ impl RealCgroup {
                 break;
             }
         }
-        assert!(line.starts_with("ready"), "test process did not get ready: {line:?}");
+        assert!(
+            line.starts_with("ready"),
+            "test process did not get ready: {line:?}"
+        );
         pid
     }
 
@@ -166,7 +185,11 @@ impl RealCgroup {
     pub fn burn_cpu(&mut self, wall: Duration) -> Duration {
         let pid = self.spawn(Command::new("sh").arg("-c").arg("while :; do :; done"));
         std::thread::sleep(wall);
-        let idx = self.children.iter().position(|c| c.id() == pid).expect("child is tracked");
+        let idx = self
+            .children
+            .iter()
+            .position(|c| c.id() == pid)
+            .expect("child is tracked");
         let child = self.children.remove(idx);
         kill_and_rusage(child)
     }
@@ -214,7 +237,9 @@ impl Drop for RealCgroup {
 
 /// Reads a whole file as a trimmed string (for independent checks in tests).
 pub fn read_trimmed(path: &Path) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
 }
 
 /// Reads a file holding one integer.

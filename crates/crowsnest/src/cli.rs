@@ -65,7 +65,11 @@ pub(crate) struct AgentArgs {
     #[arg(long, default_value = "/sys", value_name = "DIR")]
     sys_root: PathBuf,
     /// Comma-separated files to read the machine id from (cAdvisor's --machine_id_file).
-    #[arg(long, alias = "machine_id_file", default_value = "/etc/machine-id,/var/lib/dbus/machine-id")]
+    #[arg(
+        long,
+        alias = "machine_id_file",
+        default_value = "/etc/machine-id,/var/lib/dbus/machine-id"
+    )]
     machine_id_file: String,
     /// Comma-separated metric groups to disable; replaces the default list (cAdvisor's kinds:
     /// cpu, sched, percpu, memory, memory_numa, cpuLoad, diskIO, disk, network, tcp, advtcp,
@@ -92,15 +96,19 @@ pub(crate) struct AgentArgs {
 impl AgentArgs {
     /// Checks the flags and builds the agent's configuration.
     pub(crate) fn into_config(self) -> anyhow::Result<AgentConfig> {
-        let mut listen: SocketAddr = self
-            .listen
-            .parse()
-            .with_context(|| format!("--listen {:?} is not ADDR:PORT (e.g. 0.0.0.0:8080)", self.listen))?;
+        let mut listen: SocketAddr = self.listen.parse().with_context(|| {
+            format!(
+                "--listen {:?} is not ADDR:PORT (e.g. 0.0.0.0:8080)",
+                self.listen
+            )
+        })?;
         if let Some(port) = self.port {
             listen.set_port(port);
         }
         if let Some(ip) = self.listen_ip.as_deref().filter(|s| !s.is_empty()) {
-            let ip: IpAddr = ip.parse().with_context(|| format!("--listen_ip {ip:?} is not an IP address"))?;
+            let ip: IpAddr = ip
+                .parse()
+                .with_context(|| format!("--listen_ip {ip:?} is not an IP address"))?;
             listen.set_ip(ip);
         }
         if self.housekeeping_interval.is_zero() {
@@ -120,19 +128,31 @@ impl AgentArgs {
             );
         }
         let metrics = if self.enable_metrics.trim().is_empty() {
-            MetricSet::all_except(&MetricSet::parse_list(&self.disable_metrics).context("--disable-metrics")?)
+            MetricSet::all_except(
+                &MetricSet::parse_list(&self.disable_metrics).context("--disable-metrics")?,
+            )
         } else {
-            MetricSet::only(&MetricSet::parse_list(&self.enable_metrics).context("--enable-metrics")?)
+            MetricSet::only(
+                &MetricSet::parse_list(&self.enable_metrics).context("--enable-metrics")?,
+            )
         };
         let prefix = self.url_base_prefix.trim_end_matches('/').to_owned();
         if !prefix.is_empty() && !prefix.starts_with('/') {
-            bail!("--url-base-prefix {:?} must start with /", self.url_base_prefix);
+            bail!(
+                "--url-base-prefix {:?} must start with /",
+                self.url_base_prefix
+            );
         }
         let roots = Roots {
             cgroup: self.cgroup_root,
             proc: self.proc_root,
             sys: self.sys_root,
-            machine_id_files: self.machine_id_file.split(',').filter(|s| !s.is_empty()).map(PathBuf::from).collect(),
+            machine_id_files: self
+                .machine_id_file
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect(),
             ..Roots::default()
         };
         Ok(AgentConfig {
@@ -165,7 +185,10 @@ mod tests {
         let c = parse(&[]).unwrap();
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.housekeeping_interval, std::time::Duration::from_secs(1));
-        assert_eq!(c.global_housekeeping_interval, std::time::Duration::from_secs(60));
+        assert_eq!(
+            c.global_housekeeping_interval,
+            std::time::Duration::from_secs(60)
+        );
         assert_eq!(c.storage_duration, std::time::Duration::from_secs(120));
         assert_eq!(c.metrics, MetricSet::default());
     }
@@ -194,12 +217,18 @@ mod tests {
     #[test]
     fn rejects_bad_input_with_the_flag_named() {
         let e = format!("{:#}", parse(&["--disable_metrics=cpu,bogus"]).unwrap_err());
-        assert!(e.contains("--disable-metrics") && e.contains("bogus"), "{e}");
+        assert!(
+            e.contains("--disable-metrics") && e.contains("bogus"),
+            "{e}"
+        );
         let e = format!("{:#}", parse(&["--listen=nowhere"]).unwrap_err());
         assert!(e.contains("--listen"), "{e}");
         let e = format!("{:#}", parse(&["--housekeeping-interval=5"]).unwrap_err());
         assert!(e.contains("missing unit"), "{e}");
-        let e = format!("{:#}", parse(&["--storage-duration=1s", "--housekeeping-interval=2s"]).unwrap_err());
+        let e = format!(
+            "{:#}",
+            parse(&["--storage-duration=1s", "--housekeeping-interval=2s"]).unwrap_err()
+        );
         assert!(e.contains("--storage-duration"), "{e}");
         let e = format!("{:#}", parse(&["--url-base-prefix=monitor"]).unwrap_err());
         assert!(e.contains("must start with /"), "{e}");

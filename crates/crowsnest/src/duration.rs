@@ -14,13 +14,19 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     let mut total = 0f64;
     let mut rest = t;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
             return Err(format!("{text:?}: expected a number at {rest:?}"));
         }
-        let value: f64 = rest[..num_len].parse().map_err(|_| format!("{text:?}: bad number {:?}", &rest[..num_len]))?;
+        let value: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("{text:?}: bad number {:?}", &rest[..num_len]))?;
         rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let secs = match unit {
@@ -32,7 +38,11 @@ pub(crate) fn parse(text: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             "d" => 86400.0,
             "" => return Err(format!("{text:?}: missing unit (ns, us, ms, s, m, h, d)")),
-            u => return Err(format!("{text:?}: unknown unit {u:?} (ns, us, ms, s, m, h, d)")),
+            u => {
+                return Err(format!(
+                    "{text:?}: unknown unit {u:?} (ns, us, ms, s, m, h, d)"
+                ));
+            }
         };
         total += value * secs;
     }

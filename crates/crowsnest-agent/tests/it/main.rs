@@ -1,4 +1,10 @@
 //! The crowsnest agent's integration tests, one binary.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly by design"
+)]
+
 mod api;
 mod real_cgroups;

@@ -411,43 +411,6 @@ fn thousand_containers_encode_quickly() {
     assert!(took.as_secs_f64() < 5.0, "{took:?}");
 }
 
-/// For profiling: `cargo test --release --test it -- --ignored encode_loop`.
-#[test]
-#[ignore = "a profiling loop, not a check"]
-fn encode_loop() {
-    let host = busy_host(1000);
-    let views: Vec<ContainerView<'_>> = host
-        .iter()
-        .map(|c| ContainerView::new(&c.reference, &c.spec, &c.stats))
-        .collect();
-    let machine = MachineInfo::default();
-    let version = VersionInfo::default();
-    let input = Exposition {
-        containers: &views,
-        machine: &machine,
-        version: &version,
-        metrics: MetricSet::cadvisor_default(),
-        container_labels: ContainerLabels::All,
-    };
-    let (mut fresh, mut reused) = (f64::MAX, f64::MAX);
-    let mut buf = String::new();
-    for _ in 0..30 {
-        let start = Instant::now();
-        let mut out = String::new();
-        encode(&mut out, &input);
-        fresh = fresh.min(start.elapsed().as_secs_f64());
-        buf.clear();
-        let start = Instant::now();
-        encode(&mut buf, &input);
-        reused = reused.min(start.elapsed().as_secs_f64());
-    }
-    eprintln!(
-        "best of 30: {:.2} ms into a new String, {:.2} ms into a reused one",
-        fresh * 1e3,
-        reused * 1e3
-    );
-}
-
 #[test]
 fn no_containers_still_gives_version_scrape_error_and_machine() {
     let out = render(&[], all());

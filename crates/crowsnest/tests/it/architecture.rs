@@ -9,12 +9,29 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("crowsnest-collect", &["crowsnest-core"][..]),
         ("crowsnest-formats", &["crowsnest-core"][..]),
         ("crowsnest-store", &["crowsnest-core"][..]),
-        ("crowsnest-sinks", &["crowsnest-core", "crowsnest-formats"][..]),
+        (
+            "crowsnest-sinks",
+            &["crowsnest-core", "crowsnest-formats"][..],
+        ),
         (
             "crowsnest-agent",
-            &["crowsnest-core", "crowsnest-collect", "crowsnest-formats", "crowsnest-store", "crowsnest-sinks"][..],
+            &[
+                "crowsnest-core",
+                "crowsnest-collect",
+                "crowsnest-formats",
+                "crowsnest-store",
+                "crowsnest-sinks",
+            ][..],
         ),
-        ("crowsnest-hub", &["crowsnest-core", "crowsnest-formats", "crowsnest-store", "crowsnest-sinks"][..]),
+        (
+            "crowsnest-hub",
+            &[
+                "crowsnest-core",
+                "crowsnest-formats",
+                "crowsnest-store",
+                "crowsnest-sinks",
+            ][..],
+        ),
         (
             "crowsnest",
             &[
@@ -34,20 +51,36 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
 #[test]
 fn dependency_arrows_point_down_only() {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata is JSON");
     let allowed = allowed();
     let mut problems = BTreeSet::new();
     let packages = meta["packages"].as_array().expect("packages");
-    assert!(packages.len() >= 5, "expected the workspace crates, got {}", packages.len());
+    assert!(
+        packages.len() >= 5,
+        "expected the workspace crates, got {}",
+        packages.len()
+    );
     for p in packages {
         let name = p["name"].as_str().expect("name");
         let Some(ok) = allowed.get(name) else {
-            problems.insert(format!("{name} is a new crate: add it to the layering (and say why in its README)"));
+            problems.insert(format!(
+                "{name} is a new crate: add it to the layering (and say why in its README)"
+            ));
             continue;
         };
         for d in p["dependencies"].as_array().expect("dependencies") {
@@ -57,12 +90,20 @@ fn dependency_arrows_point_down_only() {
             }
             let is_dev = d["kind"].as_str() == Some("dev");
             if dep == "crowsnest-testkit" && !is_dev {
-                problems.insert(format!("{name} depends on crowsnest-testkit outside dev-dependencies"));
+                problems.insert(format!(
+                    "{name} depends on crowsnest-testkit outside dev-dependencies"
+                ));
             }
             if !is_dev && !ok.contains(&dep) {
-                problems.insert(format!("{name} must not depend on {dep} (shared/DESIGN.md layering)"));
+                problems.insert(format!(
+                    "{name} must not depend on {dep} (shared/DESIGN.md layering)"
+                ));
             }
         }
     }
-    assert!(problems.is_empty(), "layering broken:\n{}", problems.into_iter().collect::<Vec<_>>().join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layering broken:\n{}",
+        problems.into_iter().collect::<Vec<_>>().join("\n")
+    );
 }

@@ -21,7 +21,11 @@ impl Drop for Agent {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A plain HTTP/1.0 request; returns (status, body).
@@ -37,14 +41,24 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut resp = String::new();
     s.read_to_string(&mut resp).expect("read response");
     let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
-    let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     (status, body.to_owned())
 }
 
 fn start_agent(extra: &[&str]) -> Agent {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_crowsnest"))
-        .args(["agent", "--listen", &format!("127.0.0.1:{port}"), "--housekeeping-interval", "200ms"])
+        .args([
+            "agent",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--housekeeping-interval",
+            "200ms",
+        ])
         .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -53,7 +67,9 @@ fn start_agent(extra: &[&str]) -> Agent {
     let agent = Agent { child, port };
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(20) {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "GET", "/healthz", "").0 == 200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/healthz", "").0 == 200
+        {
             return agent;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -74,7 +90,9 @@ fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
 
 #[test]
 fn the_binary_serves_a_real_cgroup_over_http() {
-    let Some(mut cg) = RealCgroup::create("/", &["cpu", "cpuacct", "memory", "pids", "blkio"], false) else {
+    let Some(mut cg) =
+        RealCgroup::create("/", &["cpu", "cpuacct", "memory", "pids", "blkio"], false)
+    else {
         return;
     };
     cg.spawn_sleeper();
@@ -84,7 +102,10 @@ fn the_binary_serves_a_real_cgroup_over_http() {
     assert_eq!(http(port, "GET", "/healthz", ""), (200, "ok".to_owned()));
 
     let path = format!("/api/v1.3/containers{name}");
-    wait_for(|| http(port, "GET", &path, "").0 == 200, "the test cgroup in the API");
+    wait_for(
+        || http(port, "GET", &path, "").0 == 200,
+        "the test cgroup in the API",
+    );
     wait_for(
         || {
             let (_, body) = http(port, "POST", &path, r#"{"num_stats":3,"num_samples":0}"#);
@@ -113,7 +134,9 @@ fn the_binary_serves_a_real_cgroup_over_http() {
     assert_eq!(status, 200);
     let id = format!("id=\"{name}\"");
     assert!(
-        metrics.lines().any(|l| l.starts_with("container_memory_usage_bytes{") && l.contains(&id)),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("container_memory_usage_bytes{") && l.contains(&id)),
         "no memory series for {name} in /metrics"
     );
     assert!(metrics.contains("# TYPE crowsnest_housekeeping_duration_seconds histogram"));
@@ -126,9 +149,15 @@ fn the_binary_serves_a_real_cgroup_over_http() {
 
     // Removing the cgroup makes it disappear from the API.
     drop(cg);
-    wait_for(|| http(port, "GET", &path, "").0 == 404, "the removed cgroup to vanish");
+    wait_for(
+        || http(port, "GET", &path, "").0 == 404,
+        "the removed cgroup to vanish",
+    );
     let (_, metrics) = http(port, "GET", "/metrics", "");
-    assert!(!metrics.contains(&id), "removed container still in /metrics");
+    assert!(
+        !metrics.contains(&id),
+        "removed container still in /metrics"
+    );
 }
 
 #[test]
@@ -139,7 +168,10 @@ fn bad_flags_fail_with_a_clear_message() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("nonsense") && err.contains("--disable-metrics"), "{err}");
+    assert!(
+        err.contains("nonsense") && err.contains("--disable-metrics"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -157,14 +189,23 @@ fn url_base_prefix_moves_every_route() {
 fn start_agent_prefixed() -> Agent {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_crowsnest"))
-        .args(["agent", "--listen", &format!("127.0.0.1:{port}"), "--url_base_prefix", "/monitor"])
+        .args([
+            "agent",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--url_base_prefix",
+            "/monitor",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start crowsnest agent");
     let agent = Agent { child, port };
     wait_for(
-        || TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "GET", "/monitor/healthz", "").0 == 200,
+        || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && http(port, "GET", "/monitor/healthz", "").0 == 200
+        },
         "the prefixed agent",
     );
     agent

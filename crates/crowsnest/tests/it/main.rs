@@ -1,5 +1,11 @@
 //! Integration tests of the `crowsnest` binary: it is started for real on 127.0.0.1 and
 //! queried over HTTP, and the workspace's dependency arrows are checked.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail loudly by design"
+)]
+
 mod architecture;
 mod e2e;

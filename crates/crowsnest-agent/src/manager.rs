@@ -4,8 +4,8 @@
 //! One scheduler serves all containers: a heap of due times. A container is collected when its
 //! time comes, then rescheduled one interval (plus up to 10 % jitter) after its previous due
 //! time, so passes keep their rate and never overlap: the thread collects one container at a
-//! time. A container whose next due time has already passed by a whole interval is counted as
-//! late and rescheduled from now, so the loop never tries to catch up with a burst.
+//! time. A container whose next due time has already passed is counted as late and
+//! rescheduled one interval from now: missed ticks are skipped, never caught up in a burst.
 //!
 //! inotify tells about new and removed cgroups between passes; a full rescan every
 //! `global_housekeeping_interval` catches what inotify missed and refreshes specs.
@@ -303,12 +303,13 @@ impl Manager {
                 return false;
             }
             Err(e) => {
+                // Keep what was read before the bad file (the rest stays absent) and say which
+                // file was wrong, once per container.
                 SelfMetrics::inc(&self.shared.self_metrics().collection_errors);
                 if !t.logged_error {
                     t.logged_error = true;
                     tracing::warn!(container = name, error = %e, "collection failed (logged once per container)");
                 }
-                return false;
             }
         }
         let mut newly_networked = false;
@@ -448,10 +449,11 @@ impl Manager {
             if self.tracked.contains_key(&name) {
                 let jitter = interval.mul_f64(rand::rng().random_range(0.0..0.1));
                 let mut next = due + interval + jitter;
-                let after = Instant::now();
-                if next + interval < after {
+                if next <= now {
+                    // A whole interval behind: skip the missed ticks rather than catch up in
+                    // a burst.
                     SelfMetrics::inc(&self.metrics().housekeeping_late);
-                    next = after + jitter;
+                    next = now + interval + jitter;
                 }
                 self.heap.push(Reverse((next, generation, name)));
             }
@@ -517,4 +519,94 @@ pub fn raise_fd_limit() -> Option<u64> {
         }
     }
     Some(lim.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crowsnest_core::{ManualClock, Timestamp};
+
+    const INTERVAL: Duration = Duration::from_secs(1);
+
+    fn fixture_manager() -> (Manager, Shared, ManualClock) {
+        let root = std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../crowsnest-collect/tests/fixtures/v1"
+        ));
+        let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
+        let shared = Shared::default();
+        let config = AgentConfig {
+            roots: crowsnest_collect::Roots {
+                cgroup: root,
+                ..Default::default()
+            },
+            inotify: false,
+            housekeeping_interval: INTERVAL,
+            ..AgentConfig::default()
+        };
+        let m = Manager::new(config, Arc::new(clock.clone()), shared.clone()).unwrap();
+        (m, shared, clock)
+    }
+
+    fn late(shared: &Shared) -> u64 {
+        shared
+            .self_metrics()
+            .housekeeping_late
+            .load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn every_container_is_collected_once_per_interval_without_bursts() {
+        let (mut m, shared, clock) = fixture_manager();
+        let n = m.container_count();
+        assert!(
+            n >= 4,
+            "fixture has /, /docker, /docker/<id>, /system.slice...: {n}"
+        );
+        let t0 = Instant::now();
+        // New containers are due at once.
+        assert_eq!(m.run_due(t0), n);
+        // Nothing is due again before one interval has passed.
+        assert_eq!(m.run_due(t0), 0);
+        assert_eq!(m.run_due(t0 + INTERVAL / 2), 0);
+        // After an interval plus the 10 % jitter bound, each is due exactly once.
+        clock.advance_nanos(1_000_000_000);
+        assert_eq!(m.run_due(t0 + INTERVAL.mul_f64(1.11)), n);
+        assert_eq!(late(&shared), 0);
+        // Far behind: each container runs once (missed ticks are skipped), and counts as late.
+        clock.advance_nanos(1_000_000_000);
+        let far = t0 + INTERVAL * 100;
+        assert_eq!(m.run_due(far), n);
+        assert_eq!(late(&shared), n as u64);
+        assert_eq!(m.run_due(far), 0);
+        // Three passes: three samples per container, stamped by the injected clock.
+        let st = shared.read();
+        for (name, c) in &st.containers {
+            assert_eq!(c.history.len(), 3, "{name}");
+            assert_eq!(
+                c.history.latest().unwrap().timestamp,
+                Timestamp::from_secs(1_700_000_002)
+            );
+        }
+    }
+
+    #[test]
+    fn a_removed_container_leaves_the_schedule() {
+        let (mut m, shared, _clock) = fixture_manager();
+        let t0 = Instant::now();
+        let n = m.run_due(t0);
+        m.remove("/system.slice/sshd.service");
+        assert!(
+            !shared
+                .read()
+                .containers
+                .contains_key("/system.slice/sshd.service")
+        );
+        assert_eq!(m.run_due(t0 + INTERVAL * 2), n - 1);
+        // Re-adding starts a new generation: its stale heap entry is skipped, so it is
+        // collected once per interval, not twice.
+        m.add("/system.slice/sshd.service");
+        assert_eq!(m.run_due(t0 + INTERVAL * 2), 1);
+        assert_eq!(m.run_due(t0 + INTERVAL * 4), n);
+    }
 }

@@ -112,8 +112,22 @@ fn main() {
     let agent_ns = thread_cpu_ns() - t0;
     let agent_us = agent_ns as f64 / 1e3 / (passes * containers) as f64;
 
+    // Memory: fill the history (one sample per second of the storage duration).
+    for _ in 0..history_passes {
+        clock.advance_nanos(1_000_000_000);
+        m.housekeep_all();
+    }
+    let rss_after = rss_kib();
+    let (samples, history_bytes) = {
+        let st = shared.read();
+        st.containers.values().fold((0usize, 0usize), |(s, b), c| {
+            (s + c.history.len(), b + c.history.heap_bytes())
+        })
+    };
+
     // The floor: the same files, held open, read with pread at offset 0 and nothing else.
     let paths = held_files();
+    drop(m);
     let files: Vec<std::fs::File> = paths
         .iter()
         .filter_map(|p| std::fs::File::open(p).ok())
@@ -132,23 +146,12 @@ fn main() {
     let floor_ns = thread_cpu_ns() - t0;
     let floor_us = floor_ns as f64 / 1e3 / (passes * containers) as f64;
     std::hint::black_box(bytes);
+    let files_read = files.len();
     drop(files);
-
-    // Memory: fill the history (one sample per second of the storage duration).
-    for _ in 0..history_passes {
-        clock.advance_nanos(1_000_000_000);
-        m.housekeep_all();
-    }
-    let rss_after = rss_kib();
-    let (samples, history_bytes) = {
-        let st = shared.read();
-        st.containers.values().fold((0usize, 0usize), |(s, b), c| {
-            (s + c.history.len(), b + c.history.heap_bytes())
-        })
-    };
 
     println!("agent_containers {containers} count");
     println!("agent_files_held {} count", paths.len());
+    println!("floor_files_read {} count", files_read);
     println!("agent_us_per_container_pass {agent_us:.2} us");
     println!("floor_us_per_container_pass {floor_us:.2} us");
     println!(
@@ -166,7 +169,6 @@ fn main() {
         history_bytes as f64 / samples.max(1) as f64
     );
 
-    drop(m);
     drop(children);
     drop(parent);
 }

@@ -47,7 +47,13 @@ struct Tracked {
     net: Option<NetReader>,
     /// Whether an error of this container was logged already (log once, count always).
     logged_error: bool,
+    /// File descriptors this container held after its last pass.
+    held: usize,
 }
+
+/// Descriptors reserved for a container until its first pass shows how many it holds (about
+/// 16 cgroup files on v1, plus 2 for `net/dev`).
+const FDS_PER_CONTAINER: usize = 20;
 
 /// Finds containers and collects them.
 pub struct Manager {
@@ -64,6 +70,13 @@ pub struct Manager {
     host_netns: Option<u64>,
     host_net: Option<NetReader>,
     events: Vec<Event>,
+    /// Descriptors the readers may hold in all: three quarters of the open-file limit, the
+    /// rest left for the HTTP server and one-shot reads.
+    fd_budget: usize,
+    /// Descriptors the readers hold now.
+    held_total: usize,
+    /// Whether the "near the open-file limit" warning was logged.
+    warned_fds: bool,
 }
 
 impl std::fmt::Debug for Manager {
@@ -118,6 +131,9 @@ impl Manager {
             host_netns,
             host_net: None,
             events: Vec::new(),
+            fd_budget: open_file_limit().map_or(768, |l| l / 4 * 3),
+            held_total: 0,
+            warned_fds: false,
             config,
         };
         m.refresh_machine()?;
@@ -220,7 +236,20 @@ impl Manager {
         let spec = self.adjusted_spec(name, spec);
         let generation = self.next_generation;
         self.next_generation += 1;
-        let reader = CgroupReader::new(&self.layout, name, &self.config.roots.proc);
+        let mut reader = CgroupReader::new(&self.layout, name, &self.config.roots.proc);
+        let hold = self.held_total + FDS_PER_CONTAINER <= self.fd_budget;
+        if hold {
+            self.held_total += FDS_PER_CONTAINER;
+        } else {
+            reader.set_hold_fds(false);
+            if !self.warned_fds {
+                self.warned_fds = true;
+                tracing::warn!(
+                    budget = self.fd_budget,
+                    "near the open-file limit: further containers are read without held file descriptors (slower); raise LimitNOFILE / ulimit -n"
+                );
+            }
+        }
         self.tracked.insert(
             name.to_owned(),
             Tracked {
@@ -229,6 +258,7 @@ impl Manager {
                 net_pid: None,
                 net: None,
                 logged_error: false,
+                held: if hold { FDS_PER_CONTAINER } else { 0 },
             },
         );
         let max_age = i64::try_from(self.config.storage_duration.as_nanos()).unwrap_or(i64::MAX);
@@ -250,7 +280,8 @@ impl Manager {
     }
 
     fn remove(&mut self, name: &str) {
-        if self.tracked.remove(name).is_some() {
+        if let Some(t) = self.tracked.remove(name) {
+            self.held_total = self.held_total.saturating_sub(t.held);
             self.shared.write().containers.remove(name);
             SelfMetrics::inc(&self.metrics().containers_removed);
             tracing::debug!(container = name, "container removed");
@@ -258,6 +289,15 @@ impl Manager {
     }
 
     fn refresh_spec(&mut self, name: &str) {
+        // Descriptors freed since (removed containers): hold this one's again.
+        if let Some(t) = self.tracked.get_mut(name)
+            && !t.reader.holds_fds()
+            && self.held_total + FDS_PER_CONTAINER <= self.fd_budget
+        {
+            t.reader.set_hold_fds(true);
+            t.held = FDS_PER_CONTAINER;
+            self.held_total += FDS_PER_CONTAINER;
+        }
         match crowsnest_collect::cgroup::spec::read_spec(&self.layout, name) {
             Ok(spec) => {
                 let spec = self.adjusted_spec(name, spec);
@@ -355,6 +395,9 @@ impl Manager {
                 stats.network = Some(NetworkStats { interfaces });
             }
         }
+        let held = t.reader.held_fds() + if t.net.is_some() { 2 } else { 0 };
+        self.held_total = (self.held_total + held).saturating_sub(t.held);
+        t.held = held;
         if name == "/" && kinds.has(MetricKind::Disk) {
             stats.filesystem = self
                 .mounts
@@ -496,6 +539,19 @@ impl Manager {
     }
 }
 
+/// The soft limit of open files.
+fn open_file_limit() -> Option<usize> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit to fill.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    usize::try_from(lim.rlim_cur).ok()
+}
+
 /// Raises the soft limit of open files to the hard limit: the agent holds several file
 /// descriptors per container (about 10), and the default soft limit of 1,024 runs out near a
 /// hundred containers. Returns the new soft limit.
@@ -608,5 +664,32 @@ mod tests {
         m.add("/system.slice/sshd.service");
         assert_eq!(m.run_due(t0 + INTERVAL * 2), 1);
         assert_eq!(m.run_due(t0 + INTERVAL * 4), n);
+    }
+
+    #[test]
+    fn near_the_open_file_limit_containers_are_read_without_held_descriptors() {
+        const SSHD: &str = "/system.slice/sshd.service";
+        let (mut m, shared, clock) = fixture_manager();
+        m.housekeep_all();
+        let held = m.tracked[SSHD].reader.held_fds();
+        assert!(held >= 5, "a v1 container holds its files: {held}");
+        let before = shared.read().containers[SSHD].history.latest().unwrap();
+        m.remove(SSHD);
+        m.fd_budget = m.held_total;
+        m.add(SSHD);
+        clock.advance_nanos(1_000_000_000);
+        m.housekeep_all();
+        assert_eq!(m.tracked[SSHD].reader.held_fds(), 0);
+        let after = shared.read().containers[SSHD].history.latest().unwrap();
+        assert_eq!(
+            after.cpu, before.cpu,
+            "the same values, read without held descriptors"
+        );
+        assert_eq!(after.memory, before.memory);
+        // Room again: the next rescan holds them.
+        m.fd_budget = usize::MAX;
+        m.rescan();
+        m.housekeep_all();
+        assert_eq!(m.tracked[SSHD].reader.held_fds(), held);
     }
 }

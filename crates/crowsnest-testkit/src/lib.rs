@@ -4,6 +4,8 @@
 //!
 //! Never a normal dependency of any crate.
 
+pub mod promtool;
+
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

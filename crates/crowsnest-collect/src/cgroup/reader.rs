@@ -190,6 +190,8 @@ pub struct CgroupReader {
     /// Per-device masks of seen blkio operations, reused between passes.
     masks: Vec<u8>,
     pass: u64,
+    /// Whether descriptors are kept between passes (else each file is opened per read).
+    hold: bool,
 }
 
 impl CgroupReader {
@@ -211,6 +213,7 @@ impl CgroupReader {
             pids: Vec::new(),
             masks: Vec::new(),
             pass: 0,
+            hold: true,
         };
         if r.v2 {
             if let Some(dir) = layout.unified_dir(name) {
@@ -260,6 +263,33 @@ impl CgroupReader {
     /// The pids listed in `cgroup.procs` at the last [`CgroupReader::read_stats`].
     pub fn pids(&self) -> &[u32] {
         &self.pids
+    }
+
+    /// Whether to keep file descriptors open between passes (the default). Without, every file
+    /// is opened, read and closed on each pass: slower, but it holds no descriptor, for when
+    /// the process is near its open-file limit.
+    pub fn set_hold_fds(&mut self, hold: bool) {
+        self.hold = hold;
+        if !hold {
+            for slot in &mut self.slots {
+                if matches!(slot.state, State::Open(_)) {
+                    slot.state = State::Closed;
+                }
+            }
+        }
+    }
+
+    /// Whether descriptors are kept between passes.
+    pub fn holds_fds(&self) -> bool {
+        self.hold
+    }
+
+    /// Number of file descriptors held now.
+    pub fn held_fds(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| matches!(s.state, State::Open(_)))
+            .count()
     }
 
     /// Probes every missing file again at the next pass (e.g. after a controller was enabled).
@@ -445,6 +475,10 @@ impl CgroupReader {
             match read_whole(file, &mut self.buf) {
                 // A plain tree (fixtures) keeps serving unlinked files: look at the link count.
                 Ok(len) if f != F::Procs || file.metadata().map_or(true, |m| m.nlink() > 0) => {
+                    if !self.hold {
+                        // Closes the descriptor; the buffer keeps the content.
+                        self.slots[i].state = State::Closed;
+                    }
                     return std::str::from_utf8(&self.buf[..len])
                         .map(Some)
                         .map_err(|_| Error::parse(self.path(f), "not UTF-8"));

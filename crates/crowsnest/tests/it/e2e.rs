@@ -140,6 +140,12 @@ fn the_binary_serves_a_real_cgroup_over_http() {
         "no memory series for {name} in /metrics"
     );
     assert!(metrics.contains("# TYPE crowsnest_housekeeping_duration_seconds histogram"));
+    // The real response parses in promtool, with no lint finding beyond cAdvisor's own.
+    if let Some(lints) = crowsnest_testkit::promtool::check_metrics(&metrics) {
+        for l in lints {
+            assert!(metrics.contains(&format!("# TYPE {l} ")), "{l}");
+        }
+    }
 
     let (status, body) = http(port, "GET", "/api/v1.3/containers/no/such/container", "");
     assert_eq!(status, 404, "{body}");

@@ -19,6 +19,8 @@ mod codec;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
+
 use crowsnest_core::Timestamp;
 use crowsnest_core::model::ContainerStats;
 
@@ -40,7 +42,7 @@ pub struct History {
     /// Number of samples in `buf`.
     len: usize,
     /// The newest sample, decoded (also the last frame of `buf`).
-    latest: Option<ContainerStats>,
+    latest: Option<Arc<ContainerStats>>,
     /// The step from the sample before `latest` to it, in nanoseconds (0 if none).
     latest_delta: i64,
 }
@@ -75,16 +77,20 @@ impl History {
                 self.len = 1;
             }
         }
-        match &mut self.latest {
-            Some(last) => last.clone_from(s),
-            None => self.latest = Some(s.clone()),
-        }
+        // A fresh allocation, so that readers holding the previous one keep it unchanged.
+        self.latest = Some(Arc::new(s.clone()));
         self.evict(s.timestamp.add_nanos(self.max_age_ns.saturating_neg()));
         true
     }
 
     /// The newest sample.
     pub fn latest(&self) -> Option<ContainerStats> {
+        self.latest.as_deref().cloned()
+    }
+
+    /// The newest sample, shared (no copy): for readers that encode it after letting go of
+    /// the state lock.
+    pub fn latest_shared(&self) -> Option<Arc<ContainerStats>> {
         self.latest.clone()
     }
 
@@ -113,7 +119,7 @@ impl History {
             return Vec::new();
         }
         if lo + 1 == hi && hi == self.len {
-            return self.latest.iter().cloned().collect();
+            return self.latest.iter().map(|s| (**s).clone()).collect();
         }
         let mut out = Vec::with_capacity(hi - lo);
         let mut stats = ContainerStats::default();
@@ -142,7 +148,7 @@ impl History {
     /// Approximate heap bytes this history holds: the buffer's capacity and the allocations of
     /// the decoded newest sample (not `size_of::<History>()` itself).
     pub fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.latest.as_ref().map_or(0, codec::heap_bytes)
+        self.buf.capacity() + self.latest.as_deref().map_or(0, codec::heap_bytes)
     }
 
     /// The live encoded bytes.

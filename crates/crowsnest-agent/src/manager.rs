@@ -560,20 +560,29 @@ const WANTED_OPEN_FILES: u64 = 1 << 16;
 /// hard limit, and both to [`WANTED_OPEN_FILES`] when the process may (root). Returns the new
 /// soft limit.
 pub fn raise_fd_limit() -> Option<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `lim` is a valid rlimit to fill.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return None;
     }
     if lim.rlim_max < WANTED_OPEN_FILES {
-        let want = libc::rlimit { rlim_cur: WANTED_OPEN_FILES, rlim_max: WANTED_OPEN_FILES };
+        let want = libc::rlimit {
+            rlim_cur: WANTED_OPEN_FILES,
+            rlim_max: WANTED_OPEN_FILES,
+        };
         // SAFETY: `want` is a valid rlimit; raising the hard limit fails without privilege.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
             return Some(WANTED_OPEN_FILES);
         }
     }
     if lim.rlim_cur < lim.rlim_max {
-        let want = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+        let want = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
         // SAFETY: `want` is a valid rlimit.
         if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
             return Some(want.rlim_cur);

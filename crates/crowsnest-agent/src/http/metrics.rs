@@ -1,9 +1,9 @@
 //! `/metrics`: the Prometheus text format 0.0.4, as cAdvisor serves it, plus the agent's own
 //! `crowsnest_*` metrics.
 //!
-//! The newest sample of every container is encoded under the read lock (the encoder borrows
-//! the stored values instead of copying them) and the lock is let go before the response is
-//! built. Encoding a busy host takes milliseconds of CPU, so it runs on the blocking pool.
+//! Under the read lock the handler takes each container's reference, spec and newest sample
+//! (shared, not copied); it encodes after letting go, so the housekeeping thread never waits
+//! for an encoder. Encoding a busy host takes milliseconds of CPU, so it runs on the blocking pool.
 //! The text itself is [`crowsnest_formats::prometheus::encode_scrape`]'s.
 
 use axum::extract::State;
@@ -32,34 +32,44 @@ pub(crate) async fn handler(State(shared): State<Shared>) -> Response {
 }
 
 /// The response body: every container's newest sample, the machine, and the self-metrics.
-/// The read lock is held only while encoding.
+/// The read lock is held only while the inputs are gathered.
 pub(crate) fn render(shared: &Shared) -> String {
     let own = shared.self_metrics();
     let (per_container, pass) = (
         own.container_housekeeping.snapshot(),
         own.housekeeping_pass.snapshot(),
     );
-    let mut out = String::new();
+    // Copy what is needed under the read lock (the newest samples are shared, not copied),
+    // then encode without it: the housekeeping thread never waits for an encoder.
     let state = shared.read();
     let latest: Vec<_> = state
         .containers
         .values()
-        .filter_map(|c| Some((c, c.history.latest()?)))
+        .filter_map(|c| {
+            Some((
+                c.reference.clone(),
+                c.spec.clone(),
+                c.history.latest_shared()?,
+            ))
+        })
         .collect();
+    let (machine, version, metrics) = (state.machine.clone(), state.version.clone(), state.metrics);
+    let containers = state.containers.len();
+    drop(state);
     let views: Vec<ContainerView<'_>> = latest
         .iter()
-        .map(|(c, stats)| ContainerView::new(&c.reference, &c.spec, stats))
+        .map(|(reference, spec, stats)| ContainerView::new(reference, spec, stats))
         .collect();
     let input = Exposition {
         containers: &views,
-        machine: &state.machine,
-        version: &state.version,
-        metrics: state.metrics,
+        machine: &machine,
+        version: &version,
+        metrics,
         container_labels: ContainerLabels::All,
     };
-    let own = self_view(own, &per_container, &pass, state.containers.len());
+    let own = self_view(own, &per_container, &pass, containers);
+    let mut out = String::new();
     prometheus::encode_scrape(&mut out, &input, &own);
-    drop(state);
     out
 }
 

@@ -4,3 +4,4 @@
 #![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
 
 mod fixtures;
+mod spec;

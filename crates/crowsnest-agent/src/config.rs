@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crowsnest_collect::Roots;
+use crowsnest_collect::runtime;
 use crowsnest_core::metrics::MetricSet;
 
 /// Everything the agent needs to run, already checked.
@@ -28,6 +29,17 @@ pub struct AgentConfig {
     pub url_base_prefix: String,
     /// Whether to watch cgroups with inotify (the periodic rescan runs either way).
     pub inotify: bool,
+    /// Container runtimes: sockets, the bound of each call, allow-lists, `--docker-only`.
+    /// The default asks no runtime (the command line's defaults are cAdvisor's sockets).
+    pub runtime: runtime::Config,
+    /// Runtime labels exported as `container_label_<key>` by `/metrics`: `None` for all
+    /// (cAdvisor's default), `Some(keys)` for only these (`--container-labels-allowlist`,
+    /// cAdvisor's `--store_container_labels=false` with `--whitelisted_container_labels`).
+    pub container_labels: Option<Vec<String>>,
+    /// Where every container sample is also sent (`--sink`, cAdvisor's `--storage_driver`).
+    pub sinks: Vec<crowsnest_sinks::SinkSpec>,
+    /// Root of the sinks' on-disk queues (`--sink-queue-dir`).
+    pub sink_queue_dir: std::path::PathBuf,
 }
 
 impl Default for AgentConfig {
@@ -42,6 +54,10 @@ impl Default for AgentConfig {
             metrics: MetricSet::default(),
             url_base_prefix: String::new(),
             inotify: true,
+            runtime: runtime::Config::default(),
+            container_labels: None,
+            sinks: Vec::new(),
+            sink_queue_dir: std::path::PathBuf::from("/var/lib/crowsnest/sinks"),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod history;
 pub mod http;
 pub mod manager;
+mod runtime;
 pub mod self_metrics;
 pub mod state;
 
@@ -43,6 +44,9 @@ pub enum Error {
     /// The housekeeping thread could not start.
     #[error("cannot start the housekeeping thread: {0}")]
     Thread(std::io::Error),
+    /// A sink could not start (its queue directory, most often).
+    #[error("cannot start sinks: {0}")]
+    Sinks(#[from] crowsnest_sinks::SinkError),
 }
 
 /// Runs the agent until `shutdown` completes: housekeeping on its own thread, the HTTP API on
@@ -55,9 +59,23 @@ pub async fn run(
     tracing::debug!(?fd_limit, "open file limit");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let shared = state::Shared::default();
-    let manager = tokio::task::block_in_place(|| {
+    let mut manager = tokio::task::block_in_place(|| {
         manager::Manager::new(config.clone(), clock, shared.clone())
     })?;
+    let sinks = if config.sinks.is_empty() {
+        None
+    } else {
+        let sinks = Arc::new(crowsnest_sinks::Sinks::start(
+            &config.sinks,
+            &config.sink_queue_dir,
+        )?);
+        for s in &config.sinks {
+            tracing::info!(sink = %s.display, queue = %config.sink_queue_dir.display(), "sending samples");
+        }
+        manager.set_sinks(sinks.clone());
+        shared.set_sinks(sinks.clone());
+        Some(sinks)
+    };
     tracing::info!(
         containers = manager.container_count(),
         watches = manager.watch_count(),
@@ -83,5 +101,10 @@ pub async fn run(
         .await;
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || housekeeping.join()).await;
+    // The housekeeping thread has let go of its handle: close the sinks (what is still queued
+    // stays on disk and is sent after a restart).
+    if let Some(sinks) = sinks.and_then(|s| Arc::try_unwrap(s).ok()) {
+        sinks.close(std::time::Duration::from_secs(5)).await;
+    }
     served.map_err(Error::Serve)
 }

@@ -9,6 +9,11 @@
 //!
 //! inotify tells about new and removed cgroups between passes; a full rescan every
 //! `global_housekeeping_interval` catches what inotify missed and refreshes specs.
+//!
+//! Each new cgroup is first claimed by a runtime from its path ([`crate::runtime`]); a
+//! runtime container's metadata (name, image, labels, pid) is asked for off this thread and
+//! applied to its reference and spec when the answer comes, between passes. Until then, and
+//! for good when the runtime does not answer, it is reported under its cgroup name.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -18,18 +23,29 @@ use std::time::{Duration, Instant};
 
 use crowsnest_collect::cgroup::{CgroupReader, DeviceNames, Layout};
 use crowsnest_collect::fs::Mount;
-use crowsnest_collect::netdev::{NetReader, netns_inode};
+use crowsnest_collect::netdev::netns_inode;
+use crowsnest_collect::runtime::{Claim, Identity, Metadata, NetworkRole};
 use crowsnest_collect::watch::{Event, Watcher};
 use crowsnest_collect::{Error as CollectError, discover, fs, machine};
 use crowsnest_core::Clock;
+use crowsnest_core::batch::{Batch, ContainerContext};
 use crowsnest_core::metrics::MetricKind;
 use crowsnest_core::model::{ContainerReference, ContainerSpec, ContainerStats, NetworkStats};
 use rand::Rng;
 
 use crate::config::AgentConfig;
 use crate::history::History;
+use crate::runtime::{RuntimeLayer, Update};
 use crate::self_metrics::SelfMetrics;
 use crate::state::{Container, Shared};
+
+mod fds;
+mod metadata;
+mod network;
+
+use fds::open_file_limit;
+pub use fds::raise_fd_limit;
+use network::{NetSlot, NetState};
 
 /// The version crowsnest reports as its own.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -37,14 +53,28 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Longest the loop sleeps before looking at the stop flag again.
 const MAX_WAIT: Duration = Duration::from_millis(200);
 
+/// A runtime container's metadata is asked for again at the first rescan this long after the
+/// last answer, even without an event (a safety net for missed events).
+const METADATA_REFRESH: Duration = Duration::from_secs(300);
+
+/// A failed question to a runtime is asked again after this, doubled at each failure in a
+/// row (up to [`METADATA_REFRESH`]).
+const RETRY_FIRST: Duration = Duration::from_secs(2);
+
 struct Tracked {
     reader: CgroupReader,
     /// Bumped when the container is re-added, so stale heap entries are skipped.
     generation: u64,
-    /// The pid whose network namespace was last looked at.
-    net_pid: Option<u32>,
-    /// Reader of that pid's `net/dev`, when its namespace is not the host's.
-    net: Option<NetReader>,
+    /// Its network namespace, when it reports one.
+    net: NetSlot,
+    /// The runtime that claimed it, and its id there.
+    identity: Identity,
+    /// What the runtime said, once it answered.
+    meta: Option<Metadata>,
+    /// When the runtime last answered.
+    meta_at: Option<Instant>,
+    /// Questions to the runtime that failed in a row (0 after an answer).
+    meta_failures: u32,
     /// Whether an error of this container was logged already (log once, count always).
     logged_error: bool,
     /// File descriptors this container held after its last pass.
@@ -67,8 +97,11 @@ pub struct Manager {
     watcher: Option<Watcher>,
     devices: DeviceNames,
     mounts: Vec<Mount>,
-    host_netns: Option<u64>,
-    host_net: Option<NetReader>,
+    net: NetState,
+    runtime: RuntimeLayer,
+    updates: Vec<Update>,
+    /// Containers to ask their runtime about again, and when (one entry per container).
+    retries: HashMap<String, Instant>,
     events: Vec<Event>,
     /// Descriptors the readers may hold in all: three quarters of the open-file limit, the
     /// rest left for the HTTP server and one-shot reads.
@@ -77,6 +110,10 @@ pub struct Manager {
     held_total: usize,
     /// Whether the "near the open-file limit" warning was logged.
     warned_fds: bool,
+    /// Where every sample is also sent, when sinks are configured.
+    sinks: Option<Arc<crowsnest_sinks::Sinks>>,
+    /// This host's name (`nodename`/`hostname` labels of the samples sent to sinks).
+    node: String,
 }
 
 impl std::fmt::Debug for Manager {
@@ -128,17 +165,28 @@ impl Manager {
             watcher,
             devices: DeviceNames::new(),
             mounts: Vec::new(),
-            host_netns,
-            host_net: None,
+            net: NetState::new(host_netns),
+            runtime: RuntimeLayer::start(&config.runtime),
+            updates: Vec::new(),
+            retries: HashMap::new(),
             events: Vec::new(),
             fd_budget: open_file_limit().map_or(768, |l| l / 4 * 3),
             held_total: 0,
             warned_fds: false,
+            sinks: None,
+            node: std::fs::read_to_string(config.roots.proc_path("sys/kernel/hostname"))
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_default(),
             config,
         };
         m.refresh_machine()?;
         m.rescan();
         Ok(m)
+    }
+
+    /// Sends every sample to `sinks` too (as canonical batches; see `crowsnest_core::batch`).
+    pub fn set_sinks(&mut self, sinks: Arc<crowsnest_sinks::Sinks>) {
+        self.sinks = Some(sinks);
     }
 
     /// The cgroup layout in use.
@@ -176,6 +224,7 @@ impl Manager {
         st.machine = info;
         st.version = version;
         st.metrics = self.config.metrics;
+        st.container_labels = self.config.container_labels.clone();
         Ok(())
     }
 
@@ -205,9 +254,36 @@ impl Manager {
                 self.add(&name);
             }
         }
+        // Ask again where the last question failed or the answer is old.
+        let stale: Vec<(String, Identity)> = self
+            .tracked
+            .iter()
+            .filter(|(_, t)| {
+                t.identity.kind.has_api()
+                    && (t.meta_failures > 0
+                        || t.meta_at.is_some_and(|a| a.elapsed() > METADATA_REFRESH))
+            })
+            .map(|(n, t)| (n.clone(), t.identity.clone()))
+            .collect();
+        for (name, identity) in stale {
+            self.runtime.request(&name, &identity);
+        }
     }
 
-    fn adjusted_spec(&self, name: &str, mut spec: ContainerSpec) -> ContainerSpec {
+    fn adjusted_spec(
+        &self,
+        name: &str,
+        mut spec: ContainerSpec,
+        meta: Option<&Metadata>,
+    ) -> ContainerSpec {
+        if let Some(m) = meta {
+            spec.labels.clone_from(&m.labels);
+            spec.envs.clone_from(&m.envs);
+            spec.image.clone_from(&m.image);
+            if let Some(created) = m.created {
+                spec.creation_time = created;
+            }
+        }
         let st = self.shared.read();
         let (capacity, swap) = (st.machine.memory_capacity, st.machine.swap_capacity);
         drop(st);
@@ -224,6 +300,10 @@ impl Manager {
     }
 
     fn add(&mut self, name: &str) {
+        let identity = match self.runtime.claim(name) {
+            Claim::Yes(identity) => identity,
+            Claim::Ignore | Claim::No => return,
+        };
         let spec = match crowsnest_collect::cgroup::spec::read_spec(&self.layout, name) {
             Ok(s) => s,
             Err(CollectError::Gone { .. }) => return,
@@ -233,7 +313,7 @@ impl Manager {
                 return;
             }
         };
-        let spec = self.adjusted_spec(name, spec);
+        let spec = self.adjusted_spec(name, spec, None);
         let generation = self.next_generation;
         self.next_generation += 1;
         let mut reader = CgroupReader::new(&self.layout, name, &self.config.roots.proc);
@@ -255,8 +335,11 @@ impl Manager {
             Tracked {
                 reader,
                 generation,
-                net_pid: None,
-                net: None,
+                net: NetSlot::default(),
+                identity: identity.clone(),
+                meta: None,
+                meta_at: None,
+                meta_failures: 0,
                 logged_error: false,
                 held: if hold { FDS_PER_CONTAINER } else { 0 },
             },
@@ -274,13 +357,16 @@ impl Manager {
             },
         );
         SelfMetrics::inc(&self.metrics().containers_added);
+        self.runtime.request(name, &identity);
         // First collection at once, as cAdvisor's housekeeping does.
         self.heap
             .push(Reverse((Instant::now(), generation, name.to_owned())));
     }
 
     fn remove(&mut self, name: &str) {
-        if let Some(t) = self.tracked.remove(name) {
+        if let Some(mut t) = self.tracked.remove(name) {
+            self.net.let_go(name, &mut t.net);
+            self.retries.remove(name);
             self.held_total = self.held_total.saturating_sub(t.held);
             self.shared.write().containers.remove(name);
             SelfMetrics::inc(&self.metrics().containers_removed);
@@ -300,8 +386,9 @@ impl Manager {
         }
         match crowsnest_collect::cgroup::spec::read_spec(&self.layout, name) {
             Ok(spec) => {
-                let spec = self.adjusted_spec(name, spec);
-                let has_network = self.tracked.get(name).is_some_and(|t| t.net.is_some());
+                let meta = self.tracked.get(name).and_then(|t| t.meta.as_ref());
+                let spec = self.adjusted_spec(name, spec, meta);
+                let has_network = self.tracked.get(name).is_some_and(|t| t.net.is_open());
                 if let Some(c) = self.shared.write().containers.get_mut(name) {
                     c.spec = ContainerSpec {
                         has_network: spec.has_network || has_network,
@@ -317,6 +404,7 @@ impl Manager {
     /// Collects every known container once, now (tests and benchmarks drive the agent with
     /// this and a manual clock). Returns how many samples were stored.
     pub fn housekeep_all(&mut self) -> usize {
+        self.apply_runtime_updates();
         let mut names: Vec<String> = self.tracked.keys().cloned().collect();
         names.sort();
         names.iter().filter(|n| self.collect(n)).count()
@@ -356,46 +444,28 @@ impl Manager {
         if kinds.has(MetricKind::Network) {
             let mut interfaces = Vec::new();
             let read = if name == "/" {
-                if self.host_net.is_none() {
-                    self.host_net = NetReader::open(&proc_root, 1).ok();
-                }
-                let ok = self
-                    .host_net
-                    .as_mut()
-                    .is_some_and(|r| r.read(&mut interfaces).is_ok());
-                if !ok {
-                    self.host_net = None;
-                }
-                ok
+                self.net.read_root(&proc_root, &mut interfaces)
             } else {
-                let pid = t.reader.pids().first().copied();
-                if pid != t.net_pid {
-                    t.net_pid = pid;
-                    let had = t.net.is_some();
-                    t.net = pid.and_then(|p| {
-                        let ns = netns_inode(&proc_root, p)?;
-                        self.host_netns
-                            .is_some_and(|h| h != ns)
-                            .then(|| NetReader::open(&proc_root, p).ok())
-                            .flatten()
-                    });
-                    newly_networked = !had && t.net.is_some();
-                }
-                let ok = t
-                    .net
-                    .as_mut()
-                    .is_some_and(|r| r.read(&mut interfaces).is_ok());
-                if !ok && t.net.is_some() {
-                    t.net = None;
-                    t.net_pid = None;
-                }
+                let role = t.meta.as_ref().map_or(NetworkRole::Unknown, |m| m.network);
+                let pids = t.reader.pids();
+                // The runtime's init pid while it is in the cgroup (not a reused number).
+                let pid = t
+                    .meta
+                    .as_ref()
+                    .and_then(|m| m.pid)
+                    .filter(|p| pids.contains(p))
+                    .or_else(|| pids.first().copied());
+                let (ok, newly) =
+                    self.net
+                        .read(&proc_root, name, role, pid, &mut t.net, &mut interfaces);
+                newly_networked = newly;
                 ok
             };
             if read {
                 stats.network = Some(NetworkStats { interfaces });
             }
         }
-        let held = t.reader.held_fds() + if t.net.is_some() { 2 } else { 0 };
+        let held = t.reader.held_fds() + if t.net.is_open() { 2 } else { 0 };
         self.held_total = (self.held_total + held).saturating_sub(t.held);
         t.held = held;
         if name == "/" && kinds.has(MetricKind::Disk) {
@@ -405,14 +475,22 @@ impl Manager {
                 .filter_map(|m| fs::statfs(m).ok())
                 .collect();
         }
-        {
+        let batch = {
             let mut st = self.shared.write();
-            if let Some(c) = st.containers.get_mut(name) {
+            st.containers.get_mut(name).and_then(|c| {
                 if newly_networked {
                     c.spec.has_network = true;
                 }
-                c.history.push(&stats);
-            }
+                let stored = c.history.push(&stats);
+                (stored && self.sinks.is_some()).then(|| {
+                    let ctx = ContainerContext { node: &self.node };
+                    Batch::from_container(&c.reference, &c.spec, &stats, &ctx)
+                })
+            })
+        };
+        // Queued on disk by each sink; never waits for the network.
+        if let (Some(sinks), Some(batch)) = (&self.sinks, batch) {
+            sinks.send(&batch);
         }
         self.shared
             .self_metrics()
@@ -509,6 +587,7 @@ impl Manager {
         let mut next_global = Instant::now() + self.config.global_housekeeping_interval;
         let mut next_machine = Instant::now() + self.config.machine_info_interval;
         while !stop.load(Ordering::Relaxed) {
+            self.apply_runtime_updates();
             let now = Instant::now();
             if now >= next_global {
                 self.rescan();
@@ -539,171 +618,7 @@ impl Manager {
     }
 }
 
-/// The soft limit of open files.
-fn open_file_limit() -> Option<usize> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid rlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return None;
-    }
-    usize::try_from(lim.rlim_cur).ok()
-}
-
-/// Open files the agent asks for: enough to hold every file of a few thousand containers.
-const WANTED_OPEN_FILES: u64 = 1 << 16;
-
-/// Raises the limit of open files: the agent holds about 16 descriptors per container, and the
-/// default soft limit of 1,024 runs out near sixty containers. The soft limit goes up to the
-/// hard limit, and both to [`WANTED_OPEN_FILES`] when the process may (root). Returns the new
-/// soft limit.
-pub fn raise_fd_limit() -> Option<u64> {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid rlimit to fill.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return None;
-    }
-    if lim.rlim_max < WANTED_OPEN_FILES {
-        let want = libc::rlimit {
-            rlim_cur: WANTED_OPEN_FILES,
-            rlim_max: WANTED_OPEN_FILES,
-        };
-        // SAFETY: `want` is a valid rlimit; raising the hard limit fails without privilege.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
-            return Some(WANTED_OPEN_FILES);
-        }
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let want = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: `want` is a valid rlimit.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &want) } == 0 {
-            return Some(want.rlim_cur);
-        }
-    }
-    Some(lim.rlim_cur)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crowsnest_core::{ManualClock, Timestamp};
-
-    const INTERVAL: Duration = Duration::from_secs(1);
-
-    fn fixture_manager() -> (Manager, Shared, ManualClock) {
-        let root = std::path::PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../crowsnest-collect/tests/fixtures/v1"
-        ));
-        let clock = ManualClock::new(Timestamp::from_secs(1_700_000_000));
-        let shared = Shared::default();
-        let config = AgentConfig {
-            roots: crowsnest_collect::Roots {
-                cgroup: root,
-                ..Default::default()
-            },
-            inotify: false,
-            housekeeping_interval: INTERVAL,
-            ..AgentConfig::default()
-        };
-        let m = Manager::new(config, Arc::new(clock.clone()), shared.clone()).unwrap();
-        (m, shared, clock)
-    }
-
-    fn late(shared: &Shared) -> u64 {
-        shared
-            .self_metrics()
-            .housekeeping_late
-            .load(Ordering::Relaxed)
-    }
-
-    #[test]
-    fn every_container_is_collected_once_per_interval_without_bursts() {
-        let (mut m, shared, clock) = fixture_manager();
-        let n = m.container_count();
-        assert!(
-            n >= 4,
-            "fixture has /, /docker, /docker/<id>, /system.slice...: {n}"
-        );
-        let t0 = Instant::now();
-        // New containers are due at once.
-        assert_eq!(m.run_due(t0), n);
-        // Nothing is due again before one interval has passed.
-        assert_eq!(m.run_due(t0), 0);
-        assert_eq!(m.run_due(t0 + INTERVAL / 2), 0);
-        // After an interval plus the 10 % jitter bound, each is due exactly once.
-        clock.advance_nanos(1_000_000_000);
-        assert_eq!(m.run_due(t0 + INTERVAL.mul_f64(1.11)), n);
-        assert_eq!(late(&shared), 0);
-        // Far behind: each container runs once (missed ticks are skipped), and counts as late.
-        clock.advance_nanos(1_000_000_000);
-        let far = t0 + INTERVAL * 100;
-        assert_eq!(m.run_due(far), n);
-        assert_eq!(late(&shared), n as u64);
-        assert_eq!(m.run_due(far), 0);
-        // Three passes: three samples per container, stamped by the injected clock.
-        let st = shared.read();
-        for (name, c) in &st.containers {
-            assert_eq!(c.history.len(), 3, "{name}");
-            assert_eq!(
-                c.history.latest().unwrap().timestamp,
-                Timestamp::from_secs(1_700_000_002)
-            );
-        }
-    }
-
-    #[test]
-    fn a_removed_container_leaves_the_schedule() {
-        let (mut m, shared, _clock) = fixture_manager();
-        let t0 = Instant::now();
-        let n = m.run_due(t0);
-        m.remove("/system.slice/sshd.service");
-        assert!(
-            !shared
-                .read()
-                .containers
-                .contains_key("/system.slice/sshd.service")
-        );
-        assert_eq!(m.run_due(t0 + INTERVAL * 2), n - 1);
-        // Re-adding starts a new generation: its stale heap entry is skipped, so it is
-        // collected once per interval, not twice.
-        m.add("/system.slice/sshd.service");
-        assert_eq!(m.run_due(t0 + INTERVAL * 2), 1);
-        assert_eq!(m.run_due(t0 + INTERVAL * 4), n);
-    }
-
-    #[test]
-    fn near_the_open_file_limit_containers_are_read_without_held_descriptors() {
-        const SSHD: &str = "/system.slice/sshd.service";
-        let (mut m, shared, clock) = fixture_manager();
-        m.housekeep_all();
-        let held = m.tracked[SSHD].reader.held_fds();
-        assert!(held >= 5, "a v1 container holds its files: {held}");
-        let before = shared.read().containers[SSHD].history.latest().unwrap();
-        m.remove(SSHD);
-        m.fd_budget = m.held_total;
-        m.add(SSHD);
-        clock.advance_nanos(1_000_000_000);
-        m.housekeep_all();
-        assert_eq!(m.tracked[SSHD].reader.held_fds(), 0);
-        let after = shared.read().containers[SSHD].history.latest().unwrap();
-        assert_eq!(
-            after.cpu, before.cpu,
-            "the same values, read without held descriptors"
-        );
-        assert_eq!(after.memory, before.memory);
-        // Room again: the next rescan holds them.
-        m.fd_budget = usize::MAX;
-        m.rescan();
-        m.housekeep_all();
-        assert_eq!(m.tracked[SSHD].reader.held_fds(), held);
-    }
-}
+mod runtime_tests;
+#[cfg(test)]
+mod tests;

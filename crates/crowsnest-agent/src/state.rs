@@ -48,6 +48,8 @@ pub struct AgentState {
     pub version: VersionInfo,
     /// Metric groups that are enabled.
     pub metrics: MetricSet,
+    /// Runtime labels `/metrics` exports: `None` for all, `Some(keys)` for only these.
+    pub container_labels: Option<Vec<String>>,
 }
 
 impl AgentState {
@@ -117,6 +119,7 @@ pub fn parent_of(name: &str) -> &str {
 pub struct Shared {
     state: Arc<RwLock<AgentState>>,
     self_metrics: Arc<SelfMetrics>,
+    sinks: Arc<std::sync::OnceLock<Arc<crowsnest_sinks::Sinks>>>,
 }
 
 impl Shared {
@@ -125,6 +128,7 @@ impl Shared {
         Shared {
             state: Arc::new(RwLock::new(state)),
             self_metrics: Arc::default(),
+            sinks: Arc::default(),
         }
     }
 
@@ -141,6 +145,16 @@ impl Shared {
     /// The agent's own metrics.
     pub fn self_metrics(&self) -> &SelfMetrics {
         &self.self_metrics
+    }
+
+    /// Makes the sinks' counters visible on `/metrics` (once, at start).
+    pub fn set_sinks(&self, sinks: Arc<crowsnest_sinks::Sinks>) {
+        let _ = self.sinks.set(sinks);
+    }
+
+    /// The sinks, when configured.
+    pub fn sinks(&self) -> Option<&Arc<crowsnest_sinks::Sinks>> {
+        self.sinks.get()
     }
 }
 

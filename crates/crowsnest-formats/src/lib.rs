@@ -6,5 +6,7 @@
 //! text or values; they do no I/O. It must never import `crowsnest-collect`,
 //! `crowsnest-store` or anything async.
 
+pub mod influx;
 pub mod prometheus;
+pub mod remote_write;
 pub mod v2;

@@ -1,10 +1,15 @@
 //! Dev-only helpers for crowsnest's tests: real cgroups made on this machine with real
-//! processes in them, cleaned up on drop even when the test fails, and the rule for tests
-//! that need something the machine may lack (skip loudly, but fail under `CI=true`).
+//! processes in them, real Docker and Podman containers from a local busybox image
+//! ([`docker`], [`podman`]), all cleaned up on drop even when the test fails, and the rule
+//! for tests that need something the machine may lack (skip loudly, but fail under
+//! `CI=true`).
 //!
 //! Never a normal dependency of any crate.
 
+pub mod docker;
+pub mod podman;
 pub mod promtool;
+pub mod servers;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;

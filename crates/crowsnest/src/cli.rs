@@ -6,9 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use crowsnest_agent::AgentConfig;
 use crowsnest_collect::Roots;
+use crowsnest_collect::runtime::{self, parse_endpoint};
 use crowsnest_core::metrics::MetricSet;
 
 use crate::duration;
@@ -25,10 +26,18 @@ pub(crate) struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "parsed once at start; boxing would only complicate the match in main"
+)]
 pub(crate) enum Command {
     /// Run the per-host agent (the cAdvisor role): collect every container, serve the
     /// cAdvisor REST API and Prometheus /metrics.
     Agent(AgentArgs),
+    /// Run the cluster hub (the Heapster role): scrape every node's agent, compute rates,
+    /// aggregate to pods, namespaces, nodes and the cluster, serve Heapster's model API,
+    /// metrics.k8s.io and Prometheus /metrics.
+    Hub(crate::hub::HubArgs),
 }
 
 /// `crowsnest agent` flags, as typed.
@@ -91,6 +100,78 @@ pub(crate) struct AgentArgs {
     /// Do not watch cgroups with inotify (the periodic rescan still finds them).
     #[arg(long)]
     no_inotify: bool,
+    /// Docker Engine API socket, for container names, images and labels (empty: do not ask
+    /// Docker).
+    #[arg(
+        long,
+        default_value = "unix:///var/run/docker.sock",
+        value_name = "ENDPOINT"
+    )]
+    docker: String,
+    /// Podman API socket (rootful), for container names, images and labels (empty: do not
+    /// ask Podman).
+    #[arg(
+        long,
+        default_value = "unix:///run/podman/podman.sock",
+        value_name = "ENDPOINT"
+    )]
+    podman: String,
+    /// CRI-O socket, for container names, images and labels (empty: name CRI-O containers
+    /// from their cgroup paths only).
+    #[arg(
+        long,
+        default_value = "unix:///var/run/crio/crio.sock",
+        value_name = "ENDPOINT"
+    )]
+    crio: String,
+    /// Longest wait for one answer of a runtime socket; a runtime that does not answer is
+    /// backed off from, and its containers keep their cgroup names meanwhile.
+    #[arg(long, default_value = "2s", value_parser = duration::parse)]
+    runtime_timeout: std::time::Duration,
+    /// Report only runtime containers (Docker, Podman, containerd, CRI-O), the root `/` and
+    /// cgroups under --raw-cgroup-prefix-allowlist.
+    #[arg(long, alias = "docker_only")]
+    docker_only: bool,
+    /// Comma-separated cgroup name prefixes still reported with --docker-only (e.g.
+    /// /kubepods,/system.slice/kubelet.service).
+    #[arg(long, alias = "raw_cgroup_prefix_whitelist", default_value = "")]
+    raw_cgroup_prefix_allowlist: String,
+    /// Comma-separated prefixes of environment variable names to report for runtime
+    /// containers (nothing by default: environments often hold secrets).
+    #[arg(
+        long,
+        alias = "env_metadata_whitelist",
+        alias = "docker_env_metadata_whitelist",
+        default_value = ""
+    )]
+    env_metadata_allowlist: String,
+    /// Comma-separated runtime label keys exported as container_label_* in /metrics (all
+    /// labels when empty and --store_container_labels is true).
+    #[arg(long, alias = "whitelisted_container_labels", default_value = "")]
+    container_labels_allowlist: String,
+    /// Export every runtime label as container_label_* in /metrics (cAdvisor's flag); with
+    /// false, only --container-labels-allowlist.
+    #[arg(
+        long = "store_container_labels",
+        alias = "store-container-labels",
+        default_value_t = true,
+        action = ArgAction::Set,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    store_container_labels: bool,
+    #[command(flatten)]
+    sinks: crate::sink_args::SinkArgs,
+}
+
+/// Comma-separated values, trimmed, empty ones dropped.
+fn list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl AgentArgs {
@@ -155,6 +236,27 @@ impl AgentArgs {
                 .collect(),
             ..Roots::default()
         };
+        let endpoint = |flag: &str, text: &str| {
+            parse_endpoint(text).with_context(|| format!("--{flag} {text:?}"))
+        };
+        let runtime = runtime::Config {
+            docker: endpoint("docker", &self.docker)?,
+            podman: endpoint("podman", &self.podman)?,
+            crio: endpoint("crio", &self.crio)?,
+            timeout: self.runtime_timeout,
+            env_allowlist: list(&self.env_metadata_allowlist),
+            docker_only: self.docker_only,
+            raw_prefix_allowlist: list(&self.raw_cgroup_prefix_allowlist),
+        };
+        if runtime.timeout.is_zero() {
+            bail!("--runtime-timeout must be more than 0");
+        }
+        let label_allowlist = list(&self.container_labels_allowlist);
+        // cAdvisor reads its allow-list only with --store_container_labels=false; here the
+        // allow-list on its own limits the labels too.
+        let container_labels = (!self.store_container_labels || !label_allowlist.is_empty())
+            .then_some(label_allowlist);
+        let (sinks, sink_queue_dir) = self.sinks.into_specs()?;
         Ok(AgentConfig {
             listen,
             housekeeping_interval: self.housekeeping_interval,
@@ -165,6 +267,10 @@ impl AgentArgs {
             metrics,
             url_base_prefix: prefix,
             inotify: !self.no_inotify,
+            runtime,
+            container_labels,
+            sinks,
+            sink_queue_dir,
         })
     }
 }
@@ -176,8 +282,38 @@ mod tests {
     fn parse(args: &[&str]) -> anyhow::Result<AgentConfig> {
         let mut v = vec!["crowsnest", "agent"];
         v.extend_from_slice(args);
-        let Command::Agent(a) = Cli::try_parse_from(v)?.command;
+        let Command::Agent(a) = Cli::try_parse_from(v)?.command else {
+            panic!("`crowsnest agent` parses as the agent command");
+        };
         a.into_config()
+    }
+
+    #[test]
+    fn sinks_from_uris_and_from_cadvisor_storage_driver_flags() {
+        let c = parse(&[
+            "--sink=stdout:",
+            "--storage_driver=influxdb",
+            "--storage_driver_host=127.0.0.1:8086",
+            "--storage_driver_name=cadvisor",
+            "--storage_driver_user=root",
+            "--storage_driver_password=root",
+            "--storage_driver_secure=False",
+        ])
+        .unwrap();
+        assert_eq!(c.sinks.len(), 2);
+        assert!(matches!(c.sinks[0].kind, crowsnest_sinks::Kind::Stdout(_)));
+        match &c.sinks[1].kind {
+            crowsnest_sinks::Kind::Influxdb(_) => {}
+            k => panic!("expected an InfluxDB sink, got {k:?}"),
+        }
+        assert!(!c.sinks[1].display.contains("root@") || c.sinks[1].display.contains("***"));
+        let e = format!(
+            "{:#}",
+            parse(&["--sink=influxdb:http://127.0.0.1:8086?db=k8s&schema=bogus"]).unwrap_err()
+        );
+        assert!(e.contains("schema") && e.contains("bogus"), "{e}");
+        let e = format!("{:#}", parse(&["--storage_driver=kafka"]).unwrap_err());
+        assert!(e.contains("kafka"), "{e}");
     }
 
     #[test]
@@ -191,6 +327,66 @@ mod tests {
         );
         assert_eq!(c.storage_duration, std::time::Duration::from_secs(120));
         assert_eq!(c.metrics, MetricSet::default());
+        assert_eq!(
+            c.runtime.docker,
+            Some(PathBuf::from("/var/run/docker.sock"))
+        );
+        assert_eq!(
+            c.runtime.podman,
+            Some(PathBuf::from("/run/podman/podman.sock"))
+        );
+        assert_eq!(
+            c.runtime.crio,
+            Some(PathBuf::from("/var/run/crio/crio.sock"))
+        );
+        assert_eq!(c.runtime.timeout, std::time::Duration::from_secs(2));
+        assert!(!c.runtime.docker_only && c.runtime.env_allowlist.is_empty());
+        assert_eq!(c.container_labels, None, "every label, as cAdvisor");
+    }
+
+    #[test]
+    fn runtime_flags_and_their_cadvisor_spellings() {
+        let c = parse(&[
+            "--docker=unix:///tmp/d.sock",
+            "--podman=",
+            "--docker_only",
+            "--raw_cgroup_prefix_whitelist=/kubepods, /system.slice/kubelet.service",
+            "--env_metadata_whitelist=APP_,LANG",
+            "--store_container_labels=false",
+            "--whitelisted_container_labels=app,io.kubernetes.pod.name",
+            "--runtime-timeout=500ms",
+        ])
+        .unwrap();
+        assert_eq!(c.runtime.docker, Some(PathBuf::from("/tmp/d.sock")));
+        assert_eq!(c.runtime.podman, None, "an empty endpoint turns Podman off");
+        assert!(c.runtime.docker_only);
+        assert_eq!(
+            c.runtime.raw_prefix_allowlist,
+            ["/kubepods", "/system.slice/kubelet.service"]
+        );
+        assert_eq!(c.runtime.env_allowlist, ["APP_", "LANG"]);
+        assert_eq!(
+            c.container_labels.as_deref(),
+            Some(&["app".to_owned(), "io.kubernetes.pod.name".to_owned()][..])
+        );
+        assert_eq!(c.runtime.timeout, std::time::Duration::from_millis(500));
+        // --store_container_labels=false alone: no runtime label at all.
+        let c = parse(&["--store_container_labels=false"]).unwrap();
+        assert_eq!(c.container_labels, Some(Vec::new()));
+        // The kebab spellings, and the bare boolean.
+        let c = parse(&[
+            "--docker-only",
+            "--container-labels-allowlist=app",
+            "--store_container_labels",
+        ])
+        .unwrap();
+        assert!(c.runtime.docker_only);
+        assert_eq!(c.container_labels, Some(vec!["app".to_owned()]));
+        let e = format!(
+            "{:#}",
+            parse(&["--docker=tcp://10.0.0.1:2375"]).unwrap_err()
+        );
+        assert!(e.contains("--docker") && e.contains("unix://"), "{e}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 mod cli;
 mod duration;
+mod hub;
+mod sink_args;
 
 use anyhow::Context;
 use clap::Parser;
@@ -26,6 +28,17 @@ fn main() -> anyhow::Result<()> {
                 .build()
                 .context("cannot start the async runtime")?;
             runtime.block_on(crowsnest_agent::run(config, shutdown_signal()))?;
+            Ok(())
+        }
+        cli::Command::Hub(args) => {
+            let config = args.into_config().context("invalid hub configuration")?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .thread_name("crowsnest-hub")
+                .build()
+                .context("cannot start the async runtime")?;
+            runtime.block_on(crowsnest_hub::run(config, shutdown_signal()))?;
             Ok(())
         }
     }

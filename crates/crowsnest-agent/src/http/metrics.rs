@@ -5,20 +5,27 @@
 //! (shared, not copied); it encodes after letting go, so the housekeeping thread never waits
 //! for an encoder. Encoding a busy host takes milliseconds of CPU, so it runs on the blocking pool.
 //! The text itself is [`crowsnest_formats::prometheus::encode_scrape`]'s.
+//!
+//! As in cAdvisor, the query string is read like a v2 request's: `?type=docker` (or
+//! `podman`) exports only that runtime's containers.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use crowsnest_formats::prometheus::{
-    self, ContainerLabels, ContainerView, Exposition, HistogramView, SelfMetricsView,
+    self, ContainerLabels, ContainerView, Exposition, HistogramView, MetricType, SelfMetricsView,
 };
 
 use crate::self_metrics::{DURATION_BUCKETS, HistogramData, SelfMetrics};
 use crate::state::Shared;
 
 /// `GET /metrics`.
-pub(crate) async fn handler(State(shared): State<Shared>) -> Response {
-    match tokio::task::spawn_blocking(move || render(&shared)).await {
+pub(crate) async fn handler(State(shared): State<Shared>, uri: Uri) -> Response {
+    let namespace = match super::options::v2_options(uri.query()) {
+        Ok(opts) => opts.id_type.namespace(),
+        Err(e) => return e.into_response(),
+    };
+    match tokio::task::spawn_blocking(move || render(&shared, namespace)).await {
         Ok(body) => ([(header::CONTENT_TYPE, prometheus::CONTENT_TYPE)], body).into_response(),
         Err(e) => {
             tracing::error!("encoding /metrics failed: {e}");
@@ -31,9 +38,10 @@ pub(crate) async fn handler(State(shared): State<Shared>) -> Response {
     }
 }
 
-/// The response body: every container's newest sample, the machine, and the self-metrics.
-/// The read lock is held only while the inputs are gathered.
-pub(crate) fn render(shared: &Shared) -> String {
+/// The response body: every container's newest sample (only those of runtime `namespace`
+/// when given), the machine, and the self-metrics. The read lock is held only while the
+/// inputs are gathered.
+pub(crate) fn render(shared: &Shared, namespace: Option<&str>) -> String {
     let own = shared.self_metrics();
     let (per_container, pass) = (
         own.container_housekeeping.snapshot(),
@@ -45,6 +53,7 @@ pub(crate) fn render(shared: &Shared) -> String {
     let latest: Vec<_> = state
         .containers
         .values()
+        .filter(|c| namespace.is_none_or(|ns| c.reference.namespace == ns))
         .filter_map(|c| {
             Some((
                 c.reference.clone(),
@@ -54,6 +63,7 @@ pub(crate) fn render(shared: &Shared) -> String {
         })
         .collect();
     let (machine, version, metrics) = (state.machine.clone(), state.version.clone(), state.metrics);
+    let label_allowlist = state.container_labels.clone();
     let containers = state.containers.len();
     drop(state);
     let views: Vec<ContainerView<'_>> = latest
@@ -65,12 +75,86 @@ pub(crate) fn render(shared: &Shared) -> String {
         machine: &machine,
         version: &version,
         metrics,
-        container_labels: ContainerLabels::All,
+        container_labels: match &label_allowlist {
+            None => ContainerLabels::All,
+            Some(keys) => ContainerLabels::Only(keys),
+        },
     };
     let own = self_view(own, &per_container, &pass, containers);
     let mut out = String::new();
     prometheus::encode_scrape(&mut out, &input, &own);
+    if let Some(sinks) = shared.sinks() {
+        encode_sink_metrics(&mut out, &sinks.stats());
+    }
     out
+}
+
+/// Per-sink delivery counters: `crowsnest_sink_*{sink="<name>"}`.
+fn encode_sink_metrics(out: &mut String, stats: &[crowsnest_sinks::SinkStats]) {
+    use prometheus::text::{write_header, write_sample};
+    type Field = fn(&crowsnest_sinks::SinkStats) -> u64;
+    let families: [(&str, &str, MetricType, Field); 6] = [
+        (
+            "crowsnest_sink_sent_items_total",
+            "Items (lines, series) delivered by the sink.",
+            MetricType::Counter,
+            |s| s.sent_items,
+        ),
+        (
+            "crowsnest_sink_sent_bytes_total",
+            "Bytes delivered by the sink.",
+            MetricType::Counter,
+            |s| s.sent_bytes,
+        ),
+        (
+            "crowsnest_sink_requests_total",
+            "Requests made by the sink.",
+            MetricType::Counter,
+            |s| s.requests,
+        ),
+        (
+            "crowsnest_sink_retries_total",
+            "Requests the sink retried.",
+            MetricType::Counter,
+            |s| s.retries,
+        ),
+        (
+            "crowsnest_sink_pending_records",
+            "Records queued on disk, not yet delivered.",
+            MetricType::Gauge,
+            |s| s.pending_records,
+        ),
+        (
+            "crowsnest_sink_queue_disk_bytes",
+            "Bytes of the sink's queue on disk.",
+            MetricType::Gauge,
+            |s| s.queue_disk_bytes,
+        ),
+    ];
+    for (name, help, ty, field) in families {
+        write_header(out, name, help, ty);
+        for s in stats {
+            write_sample(out, name, &[("sink", &s.name)], field(s) as f64, None);
+        }
+    }
+    let name = "crowsnest_sink_dropped_items_total";
+    write_header(
+        out,
+        name,
+        "Items the sink dropped, by reason.",
+        MetricType::Counter,
+    );
+    for s in stats {
+        for (reason, n) in &s.dropped_items {
+            write_sample(
+                out,
+                name,
+                &[("reason", reason), ("sink", &s.name)],
+                *n as f64,
+                None,
+            );
+        }
+    }
 }
 
 /// The self-metrics as the encoder reads them.
@@ -141,7 +225,7 @@ mod tests {
 
     #[test]
     fn renders_containers_machine_and_self_metrics() {
-        let body = render(&shared());
+        let body = render(&shared(), None);
         assert!(
             body.contains("\ncontainer_memory_rss{id=\"/\"} 4096 1700000000250\n"),
             "{body}"
@@ -164,7 +248,7 @@ mod tests {
     #[tokio::test]
     async fn serves_text_format_0_0_4() {
         let shared = shared();
-        let response = handler(State(shared.clone())).await;
+        let response = handler(State(shared.clone()), Uri::from_static("/metrics")).await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(
             response.headers()[header::CONTENT_TYPE],
@@ -172,5 +256,26 @@ mod tests {
         );
         // The lock was let go: a writer gets it at once.
         drop(shared.write());
+    }
+
+    #[test]
+    fn type_docker_exports_only_docker_containers() {
+        let shared = shared();
+        if let Some(c) = shared.write().containers.get_mut("/docker/abc") {
+            c.reference.namespace = "docker".into();
+            c.reference.aliases = vec!["web".into(), "abc".into()];
+        }
+        let body = render(&shared, Some("docker"));
+        assert!(body.contains("id=\"/docker/abc\""), "{body}");
+        assert!(!body.contains("id=\"/\""), "{body}");
+        assert!(render(&shared, Some("podman")).contains("machine_cpu_cores"));
+        assert!(render(&shared, None).contains("id=\"/\""));
+    }
+
+    #[tokio::test]
+    async fn a_bad_type_is_refused() {
+        let uri = Uri::from_static("/metrics?type=lxc");
+        let response = handler(State(shared()), uri).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 }

@@ -13,9 +13,9 @@
 //! `<id>` is read according to the `type` option: with `name` (the default) it is a
 //! container name, and `recursive=true` adds every descendant; with `docker` or `podman` it is
 //! an id or alias (or a unique prefix of one) of a container in that runtime namespace, and
-//! `recursive=true` is only allowed for `/`, meaning every container of the runtime. Until a
-//! runtime integration fills in namespaces no container is in one, so `type=docker&recursive=
-//! true` answers an empty map. `count` selects the newest samples (default 64, -1 all).
+//! `recursive=true` is only allowed for `/`, meaning every container of the runtime (the
+//! manager sets the namespace once the runtime has answered; see `crate::runtime`). `count`
+//! selects the newest samples (default 64, -1 all).
 //! cAdvisor's `storage`, `ps`, `events` and `appmetrics` are not served.
 
 use std::collections::BTreeMap;

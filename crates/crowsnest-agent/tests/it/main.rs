@@ -7,4 +7,7 @@
 )]
 
 mod api;
+mod docker;
+mod netns;
+mod podman;
 mod real_cgroups;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use crowsnest_testkit::RealCgroup;
 
 /// The agent process, killed on drop.
-struct Agent {
+pub(crate) struct Agent {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl Drop for Agent {
@@ -20,7 +20,7 @@ impl Drop for Agent {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -29,7 +29,7 @@ fn free_port() -> u16 {
 }
 
 /// A plain HTTP/1.0 request; returns (status, body).
-fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -49,7 +49,7 @@ fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     (status, body.to_owned())
 }
 
-fn start_agent(extra: &[&str]) -> Agent {
+pub(crate) fn start_agent(extra: &[&str]) -> Agent {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_crowsnest"))
         .args([
@@ -77,7 +77,7 @@ fn start_agent(extra: &[&str]) -> Agent {
     panic!("agent did not answer /healthz on 127.0.0.1:{port} within 20 s");
 }
 
-fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
+pub(crate) fn wait_for(mut ok: impl FnMut() -> bool, what: &str) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(15) {
         if ok() {

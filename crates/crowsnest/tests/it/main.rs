@@ -8,4 +8,8 @@
 )]
 
 mod architecture;
+mod docker;
 mod e2e;
+mod hub;
+mod podman;
+mod sinks;

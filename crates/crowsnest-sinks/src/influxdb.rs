@@ -1,0 +1,9 @@
+//! The influxdb sink.
+
+pub mod config;
+pub mod sink;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::Config;

@@ -1,0 +1,102 @@
+//! The real agent sending to a real InfluxDB with the legacy Heapster schema: the seeds'
+//! Grafana CPU panel (InfluxQL 1.x form) over a cgroup capped at a known CPU share.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crowsnest_testkit::RealCgroup;
+use crowsnest_testkit::servers::{Server, free_port, http, urlencode};
+
+/// Kills the child on drop, so a failing assertion leaves no agent behind.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const SHARE: f64 = 0.2;
+
+#[test]
+fn seeds_grafana_query_over_the_agents_data_gives_the_cpu_share() {
+    let Some(influx) = Server::influxd() else {
+        return;
+    };
+    let Some(mut cg) = RealCgroup::create("/", &["cpu", "cpuacct", "memory", "pids"], false) else {
+        return;
+    };
+    let cpu = cg.dir("cpu").expect("cpu hierarchy").to_owned();
+    std::fs::write(cpu.join("cpu.cfs_period_us"), "100000").unwrap();
+    std::fs::write(cpu.join("cpu.cfs_quota_us"), "20000").unwrap();
+    cg.spawn(Command::new("sh").arg("-c").arg("while :; do :; done"));
+    let queues = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let agent = Command::new(env!("CARGO_BIN_EXE_crowsnest"))
+        .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--sink")
+        .arg(format!(
+            "influxdb:{}?db=seeds&schema=heapster-legacy&flush=200ms",
+            influx.url()
+        ))
+        .arg("--sink-queue-dir")
+        .arg(queues.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the agent");
+    let agent = Reaped(agent);
+    let name = cg.name().to_owned();
+    let query = format!(
+        "SELECT derivative(max(value), 1s) FROM \"cpu/usage_ns_cumulative\" WHERE time > now() - 10m \
+         AND container_name = '{name}' GROUP BY time(10s), container_name"
+    );
+    let ask = || {
+        let path = format!("/query?db=seeds&q={}", urlencode(&query));
+        http(influx.port(), "GET", &path, "")
+            .ok()
+            .and_then(|(status, body)| {
+                let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+                (status == 200).then_some(v)
+            })
+    };
+    let rates = || -> Vec<f64> {
+        ask()
+            .and_then(|v| {
+                let rows = v["results"][0]["series"][0]["values"].as_array()?.clone();
+                Some(
+                    rows.iter()
+                        .filter_map(|r| r[1].as_f64())
+                        .map(|ns| ns / 1e9)
+                        .collect(),
+                )
+            })
+            .unwrap_or_default()
+    };
+    // Four full 10 s buckets need ~45 s of data.
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    while started.elapsed() < Duration::from_secs(90) {
+        got = rates();
+        if got.len() >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    drop(agent);
+    assert!(got.len() >= 4, "cores per 10 s bucket: {got:?}");
+    for r in &got {
+        assert!(
+            *r >= 0.0 && *r < SHARE * 1.5,
+            "{r} cores in {got:?}: no negatives, no jumps"
+        );
+    }
+    let mut sorted = got.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        (median - SHARE).abs() < 0.03,
+        "median {median} cores, {SHARE} burnt: {got:?}"
+    );
+}

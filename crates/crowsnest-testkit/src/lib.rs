@@ -58,7 +58,6 @@ impl RealCgroup {
     /// with `unified`, in `<root>/unified`. Returns `None` (after [`missing`]) when the
     /// machine cannot: not root, or no writable v1 hierarchy.
     pub fn create(parent: &str, controllers: &[&str], unified: bool) -> Option<RealCgroup> {
-        let root = cgroup_root();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let base = if parent == "/" {
             String::new()
@@ -66,6 +65,14 @@ impl RealCgroup {
             parent.to_owned()
         };
         let name = format!("{base}/crowsnest-test-{}-{n}", std::process::id());
+        Self::create_named(&name, controllers, unified)
+    }
+
+    /// Makes the cgroup `name` (absolute, e.g. one a dropped [`RealCgroup`] had, to make a
+    /// container again under the same name) like [`RealCgroup::create`].
+    pub fn create_named(name: &str, controllers: &[&str], unified: bool) -> Option<RealCgroup> {
+        let root = cgroup_root();
+        let name = name.to_owned();
         let mut hierarchies: Vec<PathBuf> = controllers.iter().map(|c| root.join(c)).collect();
         if unified {
             hierarchies.push(root.join("unified"));

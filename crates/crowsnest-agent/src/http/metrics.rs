@@ -137,6 +137,16 @@ fn encode_sink_metrics(out: &mut String, stats: &[crowsnest_sinks::SinkStats]) {
             write_sample(out, name, &[("sink", &s.name)], field(s) as f64, None);
         }
     }
+    let name = "crowsnest_sink_request_duration_seconds_sum";
+    write_header(out, name, "Time spent in the sink's requests.", MetricType::Counter);
+    for s in stats {
+        write_sample(out, name, &[("sink", &s.name)], s.latency_sum.as_secs_f64(), None);
+    }
+    let name = "crowsnest_sink_last_request_duration_seconds";
+    write_header(out, name, "Duration of the sink's last request.", MetricType::Gauge);
+    for s in stats {
+        write_sample(out, name, &[("sink", &s.name)], s.last_latency.as_secs_f64(), None);
+    }
     let name = "crowsnest_sink_dropped_items_total";
     write_header(
         out,

@@ -1,5 +1,6 @@
 //! The real agent sending to a real InfluxDB with the legacy Heapster schema: the seeds'
-//! Grafana CPU panel (InfluxQL 1.x form) over a cgroup capped at a known CPU share.
+//! Grafana CPU panel (InfluxQL 1.x form) over a cgroup capped at a known CPU share, across a
+//! counter reset (the cgroup removed and made again under the same name).
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -24,13 +25,18 @@ fn seeds_grafana_query_over_the_agents_data_gives_the_cpu_share() {
     let Some(influx) = Server::influxd() else {
         return;
     };
-    let Some(mut cg) = RealCgroup::create("/", &["cpu", "cpuacct", "memory", "pids"], false) else {
+    const CONTROLLERS: &[&str] = &["cpu", "cpuacct", "memory", "pids"];
+    // A busy loop capped at 20 % of a core by the CFS quota.
+    let burn = |cg: &mut RealCgroup| {
+        let cpu = cg.dir("cpu").expect("cpu hierarchy").to_owned();
+        std::fs::write(cpu.join("cpu.cfs_period_us"), "100000").unwrap();
+        std::fs::write(cpu.join("cpu.cfs_quota_us"), "20000").unwrap();
+        cg.spawn(Command::new("sh").arg("-c").arg("while :; do :; done"));
+    };
+    let Some(mut cg) = RealCgroup::create("/", CONTROLLERS, false) else {
         return;
     };
-    let cpu = cg.dir("cpu").expect("cpu hierarchy").to_owned();
-    std::fs::write(cpu.join("cpu.cfs_period_us"), "100000").unwrap();
-    std::fs::write(cpu.join("cpu.cfs_quota_us"), "20000").unwrap();
-    cg.spawn(Command::new("sh").arg("-c").arg("while :; do :; done"));
+    burn(&mut cg);
     let queues = tempfile::tempdir().unwrap();
     let port = free_port();
     let agent = Command::new(env!("CARGO_BIN_EXE_crowsnest"))
@@ -74,18 +80,37 @@ fn seeds_grafana_query_over_the_agents_data_gives_the_cpu_share() {
             })
             .unwrap_or_default()
     };
-    // Four full 10 s buckets need ~45 s of data.
-    let started = std::time::Instant::now();
-    let mut got = Vec::new();
-    while started.elapsed() < Duration::from_secs(90) {
-        got = rates();
-        if got.len() >= 4 {
-            break;
+    let wait_buckets = |n: usize| {
+        let started = std::time::Instant::now();
+        let mut got = Vec::new();
+        while started.elapsed() < Duration::from_secs(90) {
+            got = rates();
+            if got.len() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
         }
-        std::thread::sleep(Duration::from_secs(2));
-    }
+        got
+    };
+    // Two buckets, then a counter reset: the container is removed and made again under the
+    // same name (its cpuacct.usage starts from 0), then more buckets.
+    let before = wait_buckets(2);
+    assert!(
+        before.len() >= 2,
+        "cores per 10 s bucket before the reset: {before:?}"
+    );
+    drop(cg);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut cg =
+        RealCgroup::create_named(&name, CONTROLLERS, false).expect("the same cgroup again");
+    burn(&mut cg);
+    let got = wait_buckets(before.len() + 3);
     drop(agent);
-    assert!(got.len() >= 4, "cores per 10 s bucket: {got:?}");
+    assert!(
+        got.len() >= before.len() + 3,
+        "cores per 10 s bucket: {got:?}"
+    );
+    drop(cg);
     for r in &got {
         assert!(
             *r >= 0.0 && *r < SHARE * 1.5,

@@ -40,6 +40,30 @@ pub struct AgentConfig {
     pub sinks: Vec<crowsnest_sinks::SinkSpec>,
     /// Root of the sinks' on-disk queues (`--sink-queue-dir`).
     pub sink_queue_dir: std::path::PathBuf,
+    /// Directory of the embedded store keeping every container's history on disk
+    /// (`--store-dir`); `None` keeps no history beyond `storage_duration` in memory.
+    pub store_dir: Option<std::path::PathBuf>,
+    /// How long the store keeps its rollups (`--retention`).
+    pub retention: Duration,
+    /// Memory the store may use, in bytes (`--store-memory-limit`).
+    pub store_memory_limit: u64,
+}
+
+impl AgentConfig {
+    /// The store's configuration, when a store directory is set: full resolution for
+    /// `storage_duration` (at least 1 minute), rollups for `retention`, synced every
+    /// housekeeping interval.
+    pub fn store_config(&self) -> Option<crowsnest_store::StoreConfig> {
+        let dir = self.store_dir.clone()?;
+        let raw_retention = self.storage_duration.max(Duration::from_secs(60));
+        Some(crowsnest_store::StoreConfig {
+            raw_retention,
+            retention: self.retention.max(raw_retention),
+            memory_limit: self.store_memory_limit,
+            sync: crowsnest_store::SyncPolicy::Interval(self.housekeeping_interval),
+            ..crowsnest_store::StoreConfig::new(dir)
+        })
+    }
 }
 
 impl Default for AgentConfig {
@@ -58,6 +82,9 @@ impl Default for AgentConfig {
             container_labels: None,
             sinks: Vec::new(),
             sink_queue_dir: std::path::PathBuf::from("/var/lib/crowsnest/sinks"),
+            store_dir: None,
+            retention: Duration::from_secs(7 * 24 * 3600),
+            store_memory_limit: 64 << 20,
         }
     }
 }

@@ -16,6 +16,7 @@
 pub(crate) mod error;
 pub(crate) mod metrics;
 pub(crate) mod options;
+pub(crate) mod query;
 pub(crate) mod v1;
 pub(crate) mod v2;
 
@@ -42,6 +43,7 @@ pub fn router(shared: Shared, url_base_prefix: &str) -> Router {
     let inner = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::handler))
+        .route("/api/v1/query", get(query::handler))
         .route("/api", any(api))
         .route("/api/", any(api))
         .route("/api/{*rest}", any(api))

@@ -47,6 +47,42 @@ pub enum Error {
     /// A sink could not start (its queue directory, most often).
     #[error("cannot start sinks: {0}")]
     Sinks(#[from] crowsnest_sinks::SinkError),
+    /// The store could not be opened.
+    #[error("cannot open the store in {}: {source}", dir.display())]
+    Store {
+        /// The store's directory.
+        dir: std::path::PathBuf,
+        /// The cause.
+        source: crowsnest_store::Error,
+    },
+    /// The store's maintenance thread could not start.
+    #[error("cannot start the store maintenance thread: {0}")]
+    StoreThread(std::io::Error),
+}
+
+/// How often the store is maintained (sealed, compacted, rolled up, trimmed).
+const STORE_MAINTAIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs `store.maintain()` every [`STORE_MAINTAIN_INTERVAL`] until `stop` is set (checked
+/// every 200 ms).
+fn maintain_store(store: &crowsnest_store::Store, stop: &AtomicBool) {
+    let tick = std::time::Duration::from_millis(200);
+    let mut next = std::time::Instant::now() + STORE_MAINTAIN_INTERVAL;
+    let mut logged = false;
+    while !stop.load(Ordering::Relaxed) {
+        let now = std::time::Instant::now();
+        if now < next {
+            std::thread::sleep(tick.min(next - now));
+            continue;
+        }
+        next = now + STORE_MAINTAIN_INTERVAL;
+        if let Err(e) = store.maintain()
+            && !logged
+        {
+            logged = true;
+            tracing::warn!(error = %e, "store maintenance failed (logged once)");
+        }
+    }
 }
 
 /// Runs the agent until `shutdown` completes: housekeeping on its own thread, the HTTP API on
@@ -60,7 +96,7 @@ pub async fn run(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let shared = state::Shared::default();
     let mut manager = tokio::task::block_in_place(|| {
-        manager::Manager::new(config.clone(), clock, shared.clone())
+        manager::Manager::new(config.clone(), clock.clone(), shared.clone())
     })?;
     let sinks = if config.sinks.is_empty() {
         None
@@ -76,6 +112,23 @@ pub async fn run(
         shared.set_sinks(sinks.clone());
         Some(sinks)
     };
+    let store = match config.store_config() {
+        Some(sc) => {
+            let dir = sc.dir.clone();
+            let store =
+                tokio::task::block_in_place(|| crowsnest_store::Store::open(sc, clock.clone()))
+                    .map_err(|source| Error::Store {
+                        dir: dir.clone(),
+                        source,
+                    })?;
+            let store = Arc::new(store);
+            tracing::info!(dir = %dir.display(), retention = ?config.retention, "keeping history in the store");
+            manager.set_store(store.clone());
+            shared.set_store(store.clone());
+            Some(store)
+        }
+        None => None,
+    };
     tracing::info!(
         containers = manager.container_count(),
         watches = manager.watch_count(),
@@ -87,6 +140,18 @@ pub async fn run(
         .name("housekeeping".into())
         .spawn(move || manager.run(&thread_stop))
         .map_err(Error::Thread)?;
+    let maintenance = match &store {
+        Some(store) => {
+            let (store, stop) = (store.clone(), stop.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("store-maintain".into())
+                    .spawn(move || maintain_store(&store, &stop))
+                    .map_err(Error::StoreThread)?,
+            )
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -95,12 +160,36 @@ pub async fn run(
         })?;
     let local = listener.local_addr().map_err(Error::Serve)?;
     tracing::info!(address = %local, "serving cAdvisor API, /metrics and /healthz");
-    let app = http::router(shared, &config.url_base_prefix);
+    let app = http::router(shared.clone(), &config.url_base_prefix);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || housekeeping.join()).await;
+    if let Some(m) = maintenance {
+        let _ = tokio::task::spawn_blocking(move || m.join()).await;
+    }
+    // The housekeeping and maintenance threads have let go of the store; the HTTP handlers
+    // hold it through `shared`, dropped here.
+    drop(shared);
+    if let Some(store) = store {
+        match Arc::try_unwrap(store) {
+            Ok(store) => {
+                let dir = store.dir().to_path_buf();
+                match tokio::task::spawn_blocking(move || store.close()).await {
+                    Ok(Ok(())) => tracing::info!(dir = %dir.display(), "store closed"),
+                    Ok(Err(e)) => {
+                        tracing::warn!(dir = %dir.display(), error = %e, "cannot close the store")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "store close panicked"),
+                }
+            }
+            // A query still running: dropping syncs the log; the next start replays it.
+            Err(_) => tracing::warn!(
+                "store still in use at shutdown; it will replay its log at the next start"
+            ),
+        }
+    }
     // The housekeeping thread has let go of its handle: close the sinks (what is still queued
     // stays on disk and is sent after a restart).
     if let Some(sinks) = sinks.and_then(|s| Arc::try_unwrap(s).ok()) {

@@ -112,6 +112,10 @@ pub struct Manager {
     warned_fds: bool,
     /// Where every sample is also sent, when sinks are configured.
     sinks: Option<Arc<crowsnest_sinks::Sinks>>,
+    /// Where every sample is kept on disk, when the store is configured.
+    store: Option<Arc<crowsnest_store::Store>>,
+    /// Whether a failed append to the store was logged already (log once, count always).
+    logged_store_error: bool,
     /// This host's name (`nodename`/`hostname` labels of the samples sent to sinks).
     node: String,
 }
@@ -174,6 +178,8 @@ impl Manager {
             held_total: 0,
             warned_fds: false,
             sinks: None,
+            store: None,
+            logged_store_error: false,
             node: std::fs::read_to_string(config.roots.proc_path("sys/kernel/hostname"))
                 .map(|h| h.trim().to_owned())
                 .unwrap_or_default(),
@@ -187,6 +193,11 @@ impl Manager {
     /// Sends every sample to `sinks` too (as canonical batches; see `crowsnest_core::batch`).
     pub fn set_sinks(&mut self, sinks: Arc<crowsnest_sinks::Sinks>) {
         self.sinks = Some(sinks);
+    }
+
+    /// Keeps every sample in `store` too (as canonical batches, the same ones sinks get).
+    pub fn set_store(&mut self, store: Arc<crowsnest_store::Store>) {
+        self.store = Some(store);
     }
 
     /// The cgroup layout in use.
@@ -482,15 +493,27 @@ impl Manager {
                     c.spec.has_network = true;
                 }
                 let stored = c.history.push(&stats);
-                (stored && self.sinks.is_some()).then(|| {
+                (stored && (self.sinks.is_some() || self.store.is_some())).then(|| {
                     let ctx = ContainerContext { node: &self.node };
                     Batch::from_container(&c.reference, &c.spec, &stats, &ctx)
                 })
             })
         };
-        // Queued on disk by each sink; never waits for the network.
-        if let (Some(sinks), Some(batch)) = (&self.sinks, batch) {
-            sinks.send(&batch);
+        // One batch for the store and the sinks, written after the state lock is let go.
+        if let Some(batch) = &batch {
+            if let Some(store) = &self.store
+                && let Err(e) = store.append(batch)
+            {
+                SelfMetrics::inc(&self.shared.self_metrics().collection_errors);
+                if !self.logged_store_error {
+                    self.logged_store_error = true;
+                    tracing::warn!(container = name, error = %e, "cannot append to the store (logged once)");
+                }
+            }
+            // Queued on disk by each sink; never waits for the network.
+            if let Some(sinks) = &self.sinks {
+                sinks.send(batch);
+            }
         }
         self.shared
             .self_metrics()

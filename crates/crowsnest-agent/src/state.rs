@@ -120,6 +120,7 @@ pub struct Shared {
     state: Arc<RwLock<AgentState>>,
     self_metrics: Arc<SelfMetrics>,
     sinks: Arc<std::sync::OnceLock<Arc<crowsnest_sinks::Sinks>>>,
+    store: Arc<std::sync::OnceLock<Arc<crowsnest_store::Store>>>,
 }
 
 impl Shared {
@@ -129,6 +130,7 @@ impl Shared {
             state: Arc::new(RwLock::new(state)),
             self_metrics: Arc::default(),
             sinks: Arc::default(),
+            store: Arc::default(),
         }
     }
 
@@ -155,6 +157,17 @@ impl Shared {
     /// The sinks, when configured.
     pub fn sinks(&self) -> Option<&Arc<crowsnest_sinks::Sinks>> {
         self.sinks.get()
+    }
+
+    /// Makes the store queryable (`/api/v1/query`) and its counters visible on `/metrics`
+    /// (once, at start).
+    pub fn set_store(&self, store: Arc<crowsnest_store::Store>) {
+        let _ = self.store.set(store);
+    }
+
+    /// The store, when configured.
+    pub fn store(&self) -> Option<&Arc<crowsnest_store::Store>> {
+        self.store.get()
     }
 }
 

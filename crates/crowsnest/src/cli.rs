@@ -163,6 +163,41 @@ pub(crate) struct AgentArgs {
     store_container_labels: bool,
     #[command(flatten)]
     sinks: crate::sink_args::SinkArgs,
+    /// Directory of the embedded store that keeps every container's history on disk
+    /// (served by /api/v1/query); empty: no store.
+    #[arg(long, default_value = "/var/lib/crowsnest", value_name = "DIR")]
+    store_dir: String,
+    /// How long the store keeps history (as 10 s and 1 m rollups; full resolution for
+    /// --storage-duration, at least 1 minute).
+    #[arg(long, default_value = "7d", value_parser = duration::parse)]
+    retention: std::time::Duration,
+    /// Memory the store may use for samples not yet on disk and its index (bytes, or with a
+    /// KiB, MiB or GiB suffix).
+    #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
+    store_memory_limit: u64,
+}
+
+/// A size: plain bytes, or a number with a `KiB`, `MiB` or `GiB` suffix.
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let shift = match suffix.trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        other => {
+            return Err(format!(
+                "unknown size suffix {other:?} in {text:?} (use bytes, KiB, MiB or GiB)"
+            ));
+        }
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 67108864 or 64MiB)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Comma-separated values, trimmed, empty ones dropped.
@@ -257,6 +292,23 @@ impl AgentArgs {
         let container_labels = (!self.store_container_labels || !label_allowlist.is_empty())
             .then_some(label_allowlist);
         let (sinks, sink_queue_dir) = self.sinks.into_specs()?;
+        let store_dir = (!self.store_dir.is_empty()).then(|| PathBuf::from(&self.store_dir));
+        let raw_retention = self
+            .storage_duration
+            .max(std::time::Duration::from_secs(60));
+        if store_dir.is_some() && self.retention < raw_retention {
+            bail!(
+                "--retention ({:?}) must be at least --storage-duration and 1 minute ({:?})",
+                self.retention,
+                raw_retention
+            );
+        }
+        if self.store_memory_limit < 64 << 10 {
+            bail!(
+                "--store-memory-limit ({} bytes) must be at least 64KiB",
+                self.store_memory_limit
+            );
+        }
         Ok(AgentConfig {
             listen,
             housekeeping_interval: self.housekeeping_interval,
@@ -271,6 +323,9 @@ impl AgentArgs {
             container_labels,
             sinks,
             sink_queue_dir,
+            store_dir,
+            retention: self.retention,
+            store_memory_limit: self.store_memory_limit,
         })
     }
 }
@@ -387,6 +442,41 @@ mod tests {
             parse(&["--docker=tcp://10.0.0.1:2375"]).unwrap_err()
         );
         assert!(e.contains("--docker") && e.contains("unix://"), "{e}");
+    }
+
+    #[test]
+    fn store_flags_defaults_and_values() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.store_dir, Some(PathBuf::from("/var/lib/crowsnest")));
+        assert_eq!(c.retention, std::time::Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(c.store_memory_limit, 64 << 20);
+        let s = c.store_config().unwrap();
+        assert_eq!(s.raw_retention, std::time::Duration::from_secs(120));
+        assert_eq!(format!("{:?}", s.sync), "Interval(1s)");
+        let c = parse(&[
+            "--store-dir=",
+            "--retention=36h",
+            "--store-memory-limit=1048576",
+        ])
+        .unwrap();
+        assert_eq!(c.store_dir, None);
+        assert!(c.store_config().is_none());
+        assert_eq!(c.retention, std::time::Duration::from_secs(36 * 3600));
+        assert_eq!(c.store_memory_limit, 1 << 20);
+        let c = parse(&[
+            "--store-dir=/tmp/x",
+            "--storage-duration=30s",
+            "--store-memory-limit=512KiB",
+        ])
+        .unwrap();
+        let s = c.store_config().unwrap();
+        assert_eq!(s.raw_retention, std::time::Duration::from_secs(60));
+        assert_eq!(s.memory_limit, 512 << 10);
+        assert_eq!(parse_bytes("2GiB"), Ok(2 << 30));
+        let e = format!("{:#}", parse(&["--store-memory-limit=5MB"]).unwrap_err());
+        assert!(e.contains("MB"), "{e}");
+        let e = format!("{:#}", parse(&["--retention=30s"]).unwrap_err());
+        assert!(e.contains("--retention"), "{e}");
     }
 
     #[test]

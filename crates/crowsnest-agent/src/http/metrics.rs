@@ -86,6 +86,9 @@ pub(crate) fn render(shared: &Shared, namespace: Option<&str>) -> String {
     if let Some(sinks) = shared.sinks() {
         encode_sink_metrics(&mut out, &sinks.stats());
     }
+    if let Some(store) = shared.store() {
+        super::query::encode_store_metrics(&mut out, &store.stats());
+    }
     out
 }
 
@@ -138,14 +141,36 @@ fn encode_sink_metrics(out: &mut String, stats: &[crowsnest_sinks::SinkStats]) {
         }
     }
     let name = "crowsnest_sink_request_duration_seconds_sum";
-    write_header(out, name, "Time spent in the sink's requests.", MetricType::Counter);
+    write_header(
+        out,
+        name,
+        "Time spent in the sink's requests.",
+        MetricType::Counter,
+    );
     for s in stats {
-        write_sample(out, name, &[("sink", &s.name)], s.latency_sum.as_secs_f64(), None);
+        write_sample(
+            out,
+            name,
+            &[("sink", &s.name)],
+            s.latency_sum.as_secs_f64(),
+            None,
+        );
     }
     let name = "crowsnest_sink_last_request_duration_seconds";
-    write_header(out, name, "Duration of the sink's last request.", MetricType::Gauge);
+    write_header(
+        out,
+        name,
+        "Duration of the sink's last request.",
+        MetricType::Gauge,
+    );
     for s in stats {
-        write_sample(out, name, &[("sink", &s.name)], s.last_latency.as_secs_f64(), None);
+        write_sample(
+            out,
+            name,
+            &[("sink", &s.name)],
+            s.last_latency.as_secs_f64(),
+            None,
+        );
     }
     let name = "crowsnest_sink_dropped_items_total";
     write_header(

@@ -11,3 +11,4 @@ mod docker;
 mod netns;
 mod podman;
 mod real_cgroups;
+mod store;

@@ -223,10 +223,11 @@ fn network_of_a_process_in_its_own_namespace_is_reported() {
     let Some(mut cg) = RealCgroup::create("/", V1, false) else {
         return;
     };
-    // A veth pair in a private namespace, and 3 UDP datagrams to an absent neighbour: the
-    // ARP requests leave crow0 and arrive on crow1.
+    // A veth pair in a private namespace, a static neighbour entry (no ARP), and 3 UDP
+    // datagrams of 100 bytes to it: they leave crow0 and arrive on crow1.
     let script = "ip link add crow0 type veth peer name crow1 && ip link set crow0 up && \
-        ip link set crow1 up && ip addr add 10.99.0.1/24 dev crow0 && python3 -c '\
+        ip link set crow1 up && ip addr add 10.99.0.1/24 dev crow0 && \
+        ip neigh add 10.99.0.2 lladdr 02:00:00:00:00:02 dev crow0 && python3 -c '\
 import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
 for i in range(3): s.sendto(b\"x\"*100,(\"10.99.0.2\",9)); time.sleep(0.2)\n' && \
         echo ready && exec sleep 600";
@@ -249,7 +250,7 @@ for i in range(3): s.sendto(b\"x\"*100,(\"10.99.0.2\",9)); time.sleep(0.2)\n' &&
     let crow0 = net.interfaces.iter().find(|i| i.name == "crow0").unwrap();
     let crow1 = net.interfaces.iter().find(|i| i.name == "crow1").unwrap();
     assert!(
-        crow0.tx_packets >= 3 && crow0.tx_bytes >= 3 * 42,
+        crow0.tx_packets >= 3 && crow0.tx_bytes >= 3 * 142,
         "{crow0:?}"
     );
     assert!(crow1.rx_packets >= 3, "{crow1:?}");

@@ -58,6 +58,8 @@ pub(crate) fn start_agent(extra: &[&str]) -> Agent {
             &format!("127.0.0.1:{port}"),
             "--housekeeping-interval",
             "200ms",
+            // No on-disk store: agents run side by side (the store is tested on its own).
+            "--store-dir=",
         ])
         .args(extra)
         .stdout(Stdio::null())
@@ -201,6 +203,7 @@ fn start_agent_prefixed() -> Agent {
             &format!("127.0.0.1:{port}"),
             "--url_base_prefix",
             "/monitor",
+            "--store-dir=",
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

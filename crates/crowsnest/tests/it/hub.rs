@@ -97,6 +97,7 @@ fn start_agent(port: u16) -> Proc {
         format!("127.0.0.1:{port}"),
         "--housekeeping-interval".into(),
         "200ms".into(),
+        "--store-dir=".into(),
     ];
     start(&args, port)
 }

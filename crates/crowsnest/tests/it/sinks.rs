@@ -46,6 +46,7 @@ fn seeds_grafana_query_over_the_agents_data_gives_the_cpu_share() {
             "influxdb:{}?db=seeds&schema=heapster-legacy&flush=200ms",
             influx.url()
         ))
+        .arg("--store-dir=")
         .arg("--sink-queue-dir")
         .arg(queues.path())
         .stdout(Stdio::null())

@@ -11,7 +11,7 @@ use serde_json::Value as Json;
 use crate::common::*;
 
 /// How long influxd stays down.
-const OUTAGE: Duration = Duration::from_secs(12);
+const OUTAGE: Duration = Duration::from_secs(30);
 /// One batch every this often.
 const EVERY: Duration = Duration::from_millis(50);
 

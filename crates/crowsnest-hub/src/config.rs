@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_HOSTS_FILE: &str = "/var/run/heapster/hosts";
 
 /// Everything the hub needs to run; built by the binary from the command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HubConfig {
     /// Where the HTTP API listens (default `0.0.0.0:8082`).
     pub listen: SocketAddr,
@@ -28,6 +28,10 @@ pub struct HubConfig {
     pub model_memory_limit: u64,
     /// How often a hosts file is checked for changes.
     pub hosts_poll_interval: Duration,
+    /// Where every processed batch is also sent (`--sink`).
+    pub sinks: Vec<crowsnest_sinks::SinkSpec>,
+    /// Root of the sinks' on-disk queues.
+    pub sink_queue_dir: std::path::PathBuf,
 }
 
 impl HubConfig {
@@ -43,6 +47,8 @@ impl HubConfig {
             retention: Duration::from_secs(15 * 60),
             model_memory_limit: 256 << 20,
             hosts_poll_interval: Duration::from_secs(2),
+            sinks: Vec::new(),
+            sink_queue_dir: std::path::PathBuf::from("/var/lib/crowsnest/hub-sinks"),
         }
     }
 }

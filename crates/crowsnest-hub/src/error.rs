@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// A hub error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// A sink could not start (its queue directory, most often).
+    #[error("cannot start sinks: {0}")]
+    Sinks(#[from] crowsnest_sinks::SinkError),
     /// A `--source` URI the hub does not understand.
     #[error("--source {uri:?}: {reason}")]
     SourceUri {

@@ -82,6 +82,15 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
     })?;
     let now = clock.now();
     let sources = Sources::new(&config.sources, now);
+    let sinks = if config.sinks.is_empty() {
+        None
+    } else {
+        let sinks = crowsnest_sinks::Sinks::start(&config.sinks, &config.sink_queue_dir)?;
+        for s in &config.sinks {
+            tracing::info!(sink = %s.display, "sending processed batches");
+        }
+        Some(Arc::new(sinks))
+    };
     let shared: Shared = Arc::new(HubState {
         model: RwLock::new(Box::new(MemoryModel::new(
             config.retention,
@@ -91,6 +100,7 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
         sources: Mutex::new(sources.status()),
         metrics: Mutex::new(HubMetrics::default()),
         started: now,
+        sinks,
         clock,
         config,
     });

@@ -305,6 +305,9 @@ impl Scheduler {
                 m.insert(&batch);
                 m.stats()
             };
+            if let Some(sinks) = &shared.sinks {
+                sinks.send(&batch.to_core_batch());
+            }
             (procs, durations, by_type, model_stats, processing.elapsed())
         })
         .await;

@@ -27,6 +27,8 @@ pub struct HubState {
     pub metrics: Mutex<HubMetrics>,
     /// When the hub started.
     pub started: Timestamp,
+    /// The sinks every processed batch goes to (queued on disk; never waits for the network).
+    pub sinks: Option<Arc<crowsnest_sinks::Sinks>>,
 }
 
 impl std::fmt::Debug for HubState {

@@ -62,6 +62,8 @@ pub(crate) struct HubArgs {
     /// How often hosts files are checked for changes.
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     hosts_poll_interval: Duration,
+    #[command(flatten)]
+    sinks: crate::sink_args::SinkArgs,
 }
 
 /// `1000`, `64K`, `256Mi`, `2G`, `1Gi` as bytes.
@@ -164,6 +166,9 @@ impl HubArgs {
         config.scrape_timeout = scrape_timeout;
         config.retention = self.retention;
         config.model_memory_limit = self.model_memory_limit;
+        let (sinks, sink_queue_dir) = self.sinks.into_specs()?;
+        config.sinks = sinks;
+        config.sink_queue_dir = sink_queue_dir;
         config.hosts_poll_interval = self.hosts_poll_interval;
         Ok(config)
     }

@@ -126,3 +126,98 @@ fn seeds_grafana_query_over_the_agents_data_gives_the_cpu_share() {
         "median {median} cores, {SHARE} burnt: {got:?}"
     );
 }
+
+#[test]
+fn the_hub_sends_to_influxdb_and_the_seeds_query_gives_the_cpu_share() {
+    let Some(influx) = Server::influxd() else {
+        return;
+    };
+    let Some(mut cg) = RealCgroup::create("/", &["cpu", "cpuacct", "memory", "pids"], false) else {
+        return;
+    };
+    let cpu = cg.dir("cpu").expect("cpu hierarchy").to_owned();
+    std::fs::write(cpu.join("cpu.cfs_period_us"), "100000").unwrap();
+    std::fs::write(cpu.join("cpu.cfs_quota_us"), "20000").unwrap();
+    cg.spawn(Command::new("sh").arg("-c").arg("while :; do :; done"));
+    let queues = tempfile::tempdir().unwrap();
+    let (agent_port, hub_port) = (free_port(), free_port());
+    let _agent = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_crowsnest"))
+            .args([
+                "agent",
+                "--listen",
+                &format!("127.0.0.1:{agent_port}"),
+                "--store-dir=",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the agent"),
+    );
+    let _hub = Reaped(
+        Command::new(env!("CARGO_BIN_EXE_crowsnest"))
+            .args(["hub", "--listen", &format!("127.0.0.1:{hub_port}")])
+            .arg("--node")
+            .arg(format!("hostA=127.0.0.1:{agent_port}"))
+            .args(["--resolution", "2s"])
+            .arg("--sink")
+            .arg(format!(
+                "influxdb:{}?db=hub&schema=heapster-legacy&flush=200ms",
+                influx.url()
+            ))
+            .arg("--sink-queue-dir")
+            .arg(queues.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the hub"),
+    );
+    // The hub names a system container by its cgroup path without the leading slash.
+    let name = cg.name().trim_start_matches('/').to_owned();
+    let query = format!(
+        "SELECT derivative(max(value), 1s) FROM \"cpu/usage_ns_cumulative\" WHERE time > now() - 10m \
+         AND container_name = '{name}' GROUP BY time(10s), container_name"
+    );
+    let rates = || -> Vec<f64> {
+        let path = format!("/query?db=hub&q={}", urlencode(&query));
+        http(influx.port(), "GET", &path, "")
+            .ok()
+            .and_then(|(_, body)| {
+                let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+                let rows = v["results"][0]["series"][0]["values"].as_array()?.clone();
+                Some(
+                    rows.iter()
+                        .filter_map(|r| r[1].as_f64())
+                        .map(|ns| ns / 1e9)
+                        .collect(),
+                )
+            })
+            .unwrap_or_default()
+    };
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    while started.elapsed() < Duration::from_secs(90) {
+        got = rates();
+        if got.len() >= 4 {
+            break;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    assert!(
+        got.len() >= 4,
+        "cores per 10 s bucket from the hub: {got:?}"
+    );
+    for r in &got {
+        assert!(
+            *r >= 0.0 && *r < SHARE * 1.5,
+            "{r} cores in {got:?}: no negatives, no jumps"
+        );
+    }
+    let mut sorted = got.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!(
+        (median - SHARE).abs() < 0.03,
+        "median {median} cores, {SHARE} burnt: {got:?}"
+    );
+}

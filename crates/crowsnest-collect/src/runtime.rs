@@ -259,7 +259,7 @@ impl Runtimes {
         let factories: Vec<Box<dyn Factory>> = vec![
             Box::new(systemd::Factory::mounts()),
             Box::new(docker::Factory::new(docker.clone(), envs.clone())),
-            Box::new(podman::Factory::new(podman.clone(), envs.clone())),
+            Box::new(podman::factory(podman.clone(), envs.clone())),
             Box::new(crio::Factory::new(config.crio.as_ref(), config.timeout)),
             Box::new(containerd::Factory::new(docker.clone(), envs)),
             Box::new(systemd::Factory::units(raw.clone())),

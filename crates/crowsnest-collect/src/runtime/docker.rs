@@ -355,9 +355,12 @@ pub fn id_from_path(name: &str) -> Option<&str> {
     (is_id(base) && base_name(parent) == "docker").then_some(base)
 }
 
-/// The Docker factory.
+/// The factory of a runtime that speaks the Docker Engine API (Docker itself, and Podman's
+/// compatible API): it claims the cgroups its path rule recognises and asks its engine.
 #[derive(Debug, Clone)]
 pub struct Factory {
+    kind: Kind,
+    id_from_path: fn(&str) -> Option<&str>,
     engine: Option<Engine>,
     env_allowlist: Vec<String>,
 }
@@ -365,7 +368,19 @@ pub struct Factory {
 impl Factory {
     /// Docker through `engine` (`None`: Docker is off and claims nothing).
     pub fn new(engine: Option<Engine>, env_allowlist: Vec<String>) -> Factory {
+        Factory::for_engine(Kind::Docker, id_from_path, engine, env_allowlist)
+    }
+
+    /// A runtime of `kind` whose containers `id_from_path` recognises, through `engine`.
+    pub fn for_engine(
+        kind: Kind,
+        id_from_path: fn(&str) -> Option<&str>,
+        engine: Option<Engine>,
+        env_allowlist: Vec<String>,
+    ) -> Factory {
         Factory {
+            kind,
+            id_from_path,
             engine,
             env_allowlist,
         }
@@ -374,13 +389,13 @@ impl Factory {
 
 impl super::Factory for Factory {
     fn kind(&self) -> Kind {
-        Kind::Docker
+        self.kind
     }
 
     fn claim(&self, name: &str) -> Claim {
-        match (&self.engine, id_from_path(name)) {
+        match (&self.engine, (self.id_from_path)(name)) {
             (Some(_), Some(id)) => Claim::Yes(Identity {
-                kind: Kind::Docker,
+                kind: self.kind,
                 id: id.to_owned(),
             }),
             _ => Claim::No,

@@ -4,8 +4,8 @@
 //! conmon's cgroups (`libpod-conmon-<id>.scope`, `libpod_parent/conmon`) are not containers
 //! and stay raw, as in cAdvisor.
 
-use super::docker::Engine;
-use super::{Claim, Identity, Kind, Metadata, Result, base_name, is_id};
+use super::docker::{Engine, Factory};
+use super::{Kind, base_name, is_id};
 
 /// The id of a Podman cgroup: `libpod-<id>` or `libpod-<id>.scope`.
 pub fn id_from_path(name: &str) -> Option<&str> {
@@ -14,44 +14,9 @@ pub fn id_from_path(name: &str) -> Option<&str> {
     is_id(id).then_some(id)
 }
 
-/// The Podman factory.
-#[derive(Debug, Clone)]
-pub struct Factory {
-    engine: Option<Engine>,
-    env_allowlist: Vec<String>,
-}
-
-impl Factory {
-    /// Podman through `engine` (`None`: Podman is off and claims nothing).
-    pub fn new(engine: Option<Engine>, env_allowlist: Vec<String>) -> Factory {
-        Factory {
-            engine,
-            env_allowlist,
-        }
-    }
-}
-
-impl super::Factory for Factory {
-    fn kind(&self) -> Kind {
-        Kind::Podman
-    }
-
-    fn claim(&self, name: &str) -> Claim {
-        match (&self.engine, id_from_path(name)) {
-            (Some(_), Some(id)) => Claim::Yes(Identity {
-                kind: Kind::Podman,
-                id: id.to_owned(),
-            }),
-            _ => Claim::No,
-        }
-    }
-
-    fn inspect(&self, name: &str, id: &str) -> Result<Metadata> {
-        match &self.engine {
-            Some(engine) => engine.metadata(name, id, &self.env_allowlist),
-            None => Ok(Metadata::default()),
-        }
-    }
+/// The Podman factory: Docker's, with Podman's path rule.
+pub fn factory(engine: Option<Engine>, env_allowlist: Vec<String>) -> Factory {
+    Factory::for_engine(Kind::Podman, id_from_path, engine, env_allowlist)
 }
 
 #[cfg(test)]

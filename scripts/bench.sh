@@ -69,6 +69,7 @@ case "$what" in
   hub)
     # scripts/bench.sh hub [--nodes 200] [--containers 100] [--resolution-ms 4000]
     #                      [--samples-per-scrape 10] [--retention-points 90]
+    #                      [--model-store memory|store] [--model-only]
     # A real hub in one process scraping N simulated nodes (a load generator in a child
     # process: N agent APIs on 127.0.0.1, M containers each, ~1 KB samples) until its model
     # holds the retention (about six minutes by default). The child's CPU is not counted.

@@ -47,6 +47,15 @@ pub struct AgentConfig {
     pub retention: Duration,
     /// Memory the store may use, in bytes (`--store-memory-limit`).
     pub store_memory_limit: u64,
+    /// The most stored points one request may read (`--query-max-points`): `/api/v1/query`
+    /// and the cAdvisor API's reach into the store answer 422 past it.
+    pub query_max_points: u64,
+    /// How often each runtime container's writable layer and logs are walked for its
+    /// filesystem usage (`--disk-usage-interval`); zero turns the walks off (so does turning
+    /// the `disk` metric group off).
+    pub disk_usage_interval: Duration,
+    /// What one walk may cost (`--disk-usage-rate`, `--disk-usage-max-entries`).
+    pub disk_usage_budget: crowsnest_collect::du::Budget,
 }
 
 impl AgentConfig {
@@ -85,6 +94,9 @@ impl Default for AgentConfig {
             store_dir: None,
             retention: Duration::from_secs(7 * 24 * 3600),
             store_memory_limit: 64 << 20,
+            query_max_points: crowsnest_store::DEFAULT_QUERY_MAX_POINTS,
+            disk_usage_interval: Duration::from_secs(60),
+            disk_usage_budget: crowsnest_collect::du::Budget::default(),
         }
     }
 }

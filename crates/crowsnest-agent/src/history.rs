@@ -13,8 +13,32 @@
 //! from the head up to the newest sample it returns. A malformed buffer (which only a bug could
 //! produce) is never a panic: a query returns the samples decoded before the damage, and the
 //! next push starts the buffer afresh from the newest sample.
+//!
+//! # Older samples: the store
+//!
+//! With a store (`--store-dir`) every sample is also kept on disk (as canonical samples; see
+//! `older.rs`), and the cAdvisor API's `num_stats`, `start`/`end` and v2 `count` reach past
+//! the ring, across restarts. [`crate::state::Shared::infos`] merges the two by this rule:
+//!
+//! - The ring answers for the time it covers, from its oldest sample on; the store answers
+//!   only for times strictly before that sample (for all times when the ring is empty, as
+//!   right after a restart). The two parts never overlap, so no sample comes twice, and the
+//!   newest samples always come whole from the ring.
+//! - Both parts are cut to `[start, end]`, put oldest first (cAdvisor's order), and then
+//!   `num_stats`/`count` keeps the newest N.
+//! - The store is read only when the ring cannot answer alone: when the request wants more
+//!   samples than the ring has in range (or all of them) and its range reaches before the
+//!   ring's oldest sample. The default `num_stats` (60) and `count` (64) are within the
+//!   two-minute ring and never read the store.
+//! - A sample read from the store carries exactly the fields its canonical samples carry
+//!   (`crowsnest_core::batch::restore`); the others (per-interface network counters,
+//!   pressure, per-CPU usage, ...) are absent, never 0. Past the full-resolution window the
+//!   store keeps the last sample of each 10 s (then 1 m) bucket, so older history is sparser.
+//! - What one request reads from the store is bounded (`--query-max-points`, in points of
+//!   one series): past it the request fails with a 422 naming the bound, never growing.
 
 mod codec;
+mod older;
 
 #[cfg(test)]
 mod tests;
@@ -25,6 +49,8 @@ use crowsnest_core::Timestamp;
 use crowsnest_core::model::ContainerStats;
 
 use self::codec::{Frames, encode_head, encode_next};
+pub use self::older::HistoryError;
+pub(crate) use self::older::{Budget, Older, Reach, read as read_older};
 
 /// Spare capacity to leave when the buffer grows or shrinks, for `live` bytes in use.
 fn spare(live: usize) -> usize {
@@ -133,6 +159,16 @@ impl History {
             }
         }
         out
+    }
+
+    /// The time of the oldest sample held.
+    pub fn oldest(&self) -> Option<Timestamp> {
+        Frames::new(self.live()).next().map(|f| Timestamp(f.ts))
+    }
+
+    /// The time between the two newest samples, in nanoseconds (0 with fewer than two).
+    pub fn step_ns(&self) -> i64 {
+        self.latest_delta
     }
 
     /// Number of samples held.

@@ -47,6 +47,7 @@ pub fn router(shared: Shared, url_base_prefix: &str) -> Router {
         .route("/api", any(api))
         .route("/api/", any(api))
         .route("/api/{*rest}", any(api))
+        .merge(crowsnest_ui::agent_routes())
         .with_state(shared);
     let Some(prefix) = normalize_prefix(url_base_prefix) else {
         return inner;
@@ -95,9 +96,12 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-/// Every `/api` request.
+/// Every `/api` request: on a blocking thread, since older samples are read from the store.
 async fn api(State(shared): State<Shared>, uri: Uri, body: Bytes) -> Response {
-    handle_api(&shared, &uri, &body).unwrap_or_else(IntoResponse::into_response)
+    tokio::task::spawn_blocking(move || handle_api(&shared, &uri, &body))
+        .await
+        .unwrap_or_else(|e| Err(ApiError::Panicked(e.to_string())))
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// An API version and what it serves. Versions inherit: v1.0 ⊂ v1.1 ⊂ v1.2 ⊂ v1.3 and

@@ -121,6 +121,7 @@ pub async fn run(
                         dir: dir.clone(),
                         source,
                     })?;
+            store.set_query_max_points(config.query_max_points);
             let store = Arc::new(store);
             tracing::info!(dir = %dir.display(), retention = ?config.retention, "keeping history in the store");
             manager.set_store(store.clone());

@@ -30,7 +30,9 @@ use crowsnest_collect::{Error as CollectError, discover, fs, machine};
 use crowsnest_core::Clock;
 use crowsnest_core::batch::{Batch, ContainerContext};
 use crowsnest_core::metrics::MetricKind;
-use crowsnest_core::model::{ContainerReference, ContainerSpec, ContainerStats, NetworkStats};
+use crowsnest_core::model::{
+    ContainerReference, ContainerSpec, ContainerStats, FsStats, Health, NetworkStats,
+};
 use rand::Rng;
 
 use crate::config::AgentConfig;
@@ -39,6 +41,7 @@ use crate::runtime::{RuntimeLayer, Update};
 use crate::self_metrics::SelfMetrics;
 use crate::state::{Container, Shared};
 
+mod disk;
 mod fds;
 mod metadata;
 mod network;
@@ -79,6 +82,9 @@ struct Tracked {
     logged_error: bool,
     /// File descriptors this container held after its last pass.
     held: usize,
+    /// Its writable layer's and logs' filesystems, from the last walk that succeeded (see
+    /// [`disk`]); `None` while unknown or skipped.
+    disk: Option<Vec<FsStats>>,
 }
 
 /// Descriptors reserved for a container until its first pass shows how many it holds (about
@@ -118,6 +124,8 @@ pub struct Manager {
     logged_store_error: bool,
     /// This host's name (`nodename`/`hostname` labels of the samples sent to sinks).
     node: String,
+    /// The filesystem usage walker, unless turned off.
+    disk: Option<disk::DiskUsage>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -159,6 +167,17 @@ impl Manager {
                 "cannot read the host's network namespace; containers will report no network"
             );
         }
+        // Per-container filesystem usage, unless turned off (also by the `disk` group).
+        let disk = (!config.disk_usage_interval.is_zero() && config.metrics.has(MetricKind::Disk))
+            .then(|| {
+                disk::DiskUsage::start(
+                    config.disk_usage_interval,
+                    config.disk_usage_budget,
+                    config.roots.clone(),
+                    shared.clone(),
+                )
+            })
+            .flatten();
         let mut m = Manager {
             layout,
             clock,
@@ -183,6 +202,7 @@ impl Manager {
             node: std::fs::read_to_string(config.roots.proc_path("sys/kernel/hostname"))
                 .map(|h| h.trim().to_owned())
                 .unwrap_or_default(),
+            disk,
             config,
         };
         m.refresh_machine()?;
@@ -294,6 +314,9 @@ impl Manager {
             if let Some(created) = m.created {
                 spec.creation_time = created;
             }
+            if self.disk.is_some() && !m.storage.is_empty() {
+                spec.has_filesystem = true;
+            }
         }
         let st = self.shared.read();
         let (capacity, swap) = (st.machine.memory_capacity, st.machine.swap_capacity);
@@ -353,6 +376,7 @@ impl Manager {
                 meta_failures: 0,
                 logged_error: false,
                 held: if hold { FDS_PER_CONTAINER } else { 0 },
+                disk: None,
             },
         );
         let max_age = i64::try_from(self.config.storage_duration.as_nanos()).unwrap_or(i64::MAX);
@@ -378,6 +402,9 @@ impl Manager {
         if let Some(mut t) = self.tracked.remove(name) {
             self.net.let_go(name, &mut t.net);
             self.retries.remove(name);
+            if let Some(disk) = self.disk.as_mut() {
+                disk.forget(name);
+            }
             self.held_total = self.held_total.saturating_sub(t.held);
             self.shared.write().containers.remove(name);
             SelfMetrics::inc(&self.metrics().containers_removed);
@@ -426,6 +453,9 @@ impl Manager {
         let started = Instant::now();
         let kinds = self.config.metrics;
         let proc_root = self.config.roots.proc.clone();
+        // Under a rootfs (an agent in a container), `cgroup.procs` lists the agent's own pid
+        // namespace (nothing but its own processes) while `proc_root` is the host's.
+        let host_pids = self.config.roots.rootfs == std::path::Path::new("/");
         let mut stats = ContainerStats {
             timestamp: self.clock.now(),
             ..Default::default()
@@ -459,12 +489,14 @@ impl Manager {
             } else {
                 let role = t.meta.as_ref().map_or(NetworkRole::Unknown, |m| m.network);
                 let pids = t.reader.pids();
-                // The runtime's init pid while it is in the cgroup (not a reused number).
+                // The runtime's init pid while it is in the cgroup (not a reused number);
+                // under a rootfs, as the runtime gives it (a host pid, read in the host's
+                // procfs).
                 let pid = t
                     .meta
                     .as_ref()
                     .and_then(|m| m.pid)
-                    .filter(|p| pids.contains(p))
+                    .filter(|p| !host_pids || pids.contains(p))
                     .or_else(|| pids.first().copied());
                 let (ok, newly) =
                     self.net
@@ -479,13 +511,22 @@ impl Manager {
         let held = t.reader.held_fds() + if t.net.is_open() { 2 } else { 0 };
         self.held_total = (self.held_total + held).saturating_sub(t.held);
         t.held = held;
-        if name == "/" && kinds.has(MetricKind::Disk) {
-            stats.filesystem = self
-                .mounts
-                .iter()
-                .filter_map(|m| fs::statfs(m).ok())
-                .collect();
+        if kinds.has(MetricKind::Disk) {
+            if name == "/" {
+                stats.filesystem = self
+                    .mounts
+                    .iter()
+                    .filter_map(|m| fs::statfs(m).ok())
+                    .collect();
+            } else if let Some(disk) = &t.disk {
+                stats.filesystem.clone_from(disk);
+            }
         }
+        stats.health = t
+            .meta
+            .as_ref()
+            .and_then(|m| m.health.clone())
+            .map(|status| Health { status });
         let batch = {
             let mut st = self.shared.write();
             st.containers.get_mut(name).and_then(|c| {

@@ -41,9 +41,18 @@ pub struct Mount {
 /// (falling back to `<proc>/self/mountinfo` when pid 1's is unreadable): mounts whose type
 /// is in [`DISK_FS_TYPES`] and whose source is a `/dev/` path (zfs: any source), one per
 /// device, the first mount point winning (bind mounts and btrfs subvolumes come later).
+///
+/// Under a rootfs ([`Roots::rootfs`], an agent in a container), pid 1's mount points are the
+/// host's and are looked up under the rootfs ([`Roots::host_path`]) for `statvfs`.
 pub fn host_mounts(roots: &Roots) -> Result<Vec<Mount>> {
     let mounts = match procfs::read_mountinfo(roots, "1") {
-        Ok(m) => m,
+        Ok(m) => {
+            let mut mounts = disk_mounts(&m);
+            for m in &mut mounts {
+                m.mount_point = roots.host_path(&m.mount_point);
+            }
+            return Ok(mounts);
+        }
         Err(first) => {
             tracing::debug!(error = %first, "falling back to self/mountinfo");
             procfs::read_mountinfo(roots, "self")?
@@ -99,6 +108,7 @@ pub fn statfs(mount: &Mount) -> Result<FsStats> {
         usage: blocks
             .saturating_sub(st.f_bfree as u64)
             .saturating_mul(frsize),
+        base_usage: None,
         available: (st.f_bavail as u64).saturating_mul(frsize),
         has_inodes: true,
         inodes: Some(st.f_files as u64),

@@ -11,10 +11,13 @@
 //!
 //! It returns plain values from `crowsnest-core` and never stores, encodes or serves them. It
 //! must never import `crowsnest-store`, `crowsnest-formats`, `crowsnest-sinks` or anything
-//! async.
+//! async. (One exception, behind the cargo feature `containerd`: containerd's client library
+//! is async, and [`runtime::containerd`] hides it behind a blocking client with a private
+//! single-threaded runtime.)
 
 pub mod cgroup;
 pub mod discover;
+pub mod du;
 mod error;
 pub mod fs;
 pub mod machine;
@@ -25,4 +28,4 @@ pub mod runtime;
 pub mod watch;
 
 pub use error::{Error, Result};
-pub use roots::Roots;
+pub use roots::{CONTAINER_ROOTFS, Roots, detect_rootfs, rootfs_in_container};

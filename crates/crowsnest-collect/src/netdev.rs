@@ -144,24 +144,19 @@ fn pread_all(file: &File, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     }
 }
 
-/// The inode number of the network namespace of process `pid`: the same number for every
-/// process that shares the namespace. `None` when the process is gone or its namespace cannot
-/// be seen (another user's process without `CAP_SYS_PTRACE`).
+/// A number naming the network namespace of process `pid`: the same for every process in
+/// the namespace, different for any two namespaces that exist at once. `None` when the
+/// process is gone.
 ///
-/// `metadata` follows the `ns/net` link to the nsfs inode; where that is refused, the link
-/// text `net:[4026531840]` carries the same number.
+/// It is the inode number of `<proc_root>/<pid>/net/dev`: procfs gives each namespace's
+/// entries their own inode numbers (from the same pool as the namespaces' nsfs inodes, so the
+/// two never collide). Unlike the `ns/net` link, `net/dev` needs no ptrace access to the
+/// process, which an agent in a container lacks over the host's processes (they hold
+/// capabilities it does not): there it still tells the host's namespace (pid 1's, through
+/// `/rootfs/proc`) from each container's.
 pub fn netns_inode(proc_root: &Path, pid: u32) -> Option<u64> {
-    let path = proc_root.join(pid.to_string()).join("ns/net");
-    if let Ok(m) = std::fs::metadata(&path) {
-        return Some(m.ino());
-    }
-    let link = std::fs::read_link(&path).ok()?;
-    parse_ns_link(link.to_str()?)
-}
-
-/// `net:[4026531840]` -> 4026531840.
-fn parse_ns_link(link: &str) -> Option<u64> {
-    link.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+    let path = proc_root.join(pid.to_string()).join("net/dev");
+    std::fs::metadata(&path).ok().map(|m| m.ino())
 }
 
 #[cfg(test)]
@@ -321,12 +316,43 @@ mod tests {
 
     #[test]
     fn netns_of_this_process_and_of_a_fixture() {
-        let own = netns_inode(Path::new("/proc"), std::process::id()).unwrap();
-        let link = std::fs::read_link(format!("/proc/{}/ns/net", std::process::id())).unwrap();
-        assert_eq!(parse_ns_link(link.to_str().unwrap()), Some(own));
-        // The fixture's link dangles, so the number comes from its text.
-        assert_eq!(netns_inode(&fixture_roots().proc, 42), Some(4_026_531_840));
-        assert_eq!(netns_inode(&fixture_roots().proc, 43), None);
-        assert_eq!(parse_ns_link("mnt:[1]"), None);
+        let proc_root = Path::new("/proc");
+        let own = netns_inode(proc_root, std::process::id()).unwrap();
+        // A child in our namespace has the same number.
+        let mut same = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        assert_eq!(netns_inode(proc_root, same.id()), Some(own));
+        same.kill().unwrap();
+        same.wait().unwrap();
+        // A child in a namespace of its own (root only) has another.
+        if let Ok(mut other) = std::process::Command::new("unshare")
+            .args(["--net", "sleep", "60"])
+            .spawn()
+        {
+            let started = std::time::Instant::now();
+            let mut seen = None;
+            // unshare execs sleep once the namespace is made.
+            while started.elapsed() < std::time::Duration::from_secs(5) {
+                seen = netns_inode(proc_root, other.id());
+                let comm = std::fs::read_to_string(format!("/proc/{}/comm", other.id()));
+                if comm.is_ok_and(|c| c.trim() == "sleep") {
+                    seen = netns_inode(proc_root, other.id());
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            let status = other.try_wait().unwrap();
+            other.kill().ok();
+            other.wait().unwrap();
+            if status.is_none() {
+                assert!(seen.is_some_and(|n| n != own), "{seen:?} vs {own}");
+            }
+        }
+        let fixture = fixture_roots().proc;
+        let want = std::fs::metadata(fixture.join("42/net/dev")).unwrap().ino();
+        assert_eq!(netns_inode(&fixture, 42), Some(want));
+        assert_eq!(netns_inode(&fixture, 43), None);
     }
 }

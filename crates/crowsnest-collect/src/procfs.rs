@@ -137,6 +137,7 @@ pub(crate) mod testdata {
             sys: base.join("sys"),
             machine_id_files: vec![base.join("missing-machine-id")],
             os_release: base.join("missing-os-release"),
+            rootfs: PathBuf::from("/"),
         }
     }
 

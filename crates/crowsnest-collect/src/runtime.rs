@@ -17,7 +17,7 @@
 //! | [`docker`] | `/docker/<id>`, `docker-<id>.scope` | Docker Engine API (`--docker`) |
 //! | [`podman`] | `libpod-<id>.scope`, `/libpod_parent/libpod-<id>` | its Docker-compatible API (`--podman`) |
 //! | [`crio`] | `crio-<id>.scope`, `crio-<id>` | CRI-O's info endpoint (`GET /containers/<id>`) |
-//! | [`containerd`] | `cri-containerd-<id>.scope`, a bare `<id>` (e.g. `/kubepods/<qos>/pod<uid>/<id>`) | Docker if it knows the id, else the path and [`kubernetes`] |
+//! | [`containerd`] | `cri-containerd-<id>.scope`, a bare `<id>` (e.g. `/kubepods/<qos>/pod<uid>/<id>`) | Docker if it knows the id, else containerd's API (`--containerd`, feature `containerd`), else the path and [`kubernetes`] |
 //! | [`raw`] | everything else (with `--docker-only`: `/` and allow-listed prefixes) | nothing |
 //!
 //! `<id>` is 64 lower-case hex digits everywhere.
@@ -149,6 +149,49 @@ pub struct Metadata {
     pub restart_count: Option<u64>,
     /// The Kubernetes pod, from `io.kubernetes.*` labels and `/kubepods/...` paths.
     pub pod: Option<Pod>,
+    /// Where the container's own bytes are on the host, for its filesystem usage.
+    pub storage: Storage,
+}
+
+/// Where a container's own bytes are on the host (host paths, as the runtime gives them):
+/// what its filesystem usage (`container_fs_usage_bytes`) is measured over, as cAdvisor does
+/// with `du` over the writable layer and the container's directory of logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Storage {
+    /// The writable layer: the overlay upper directory (Docker's and Podman's
+    /// `GraphDriver.Data.UpperDir`, also with fuse-overlayfs; containerd's snapshot `upperdir`).
+    /// Its usage is cAdvisor's `base_usage`.
+    pub layer: Option<PathBuf>,
+    /// Logs: Docker's `/var/lib/docker/containers/<id>` (the directory of `LogPath`, as
+    /// cAdvisor counts it), or the log file itself when it lies elsewhere.
+    pub logs: Option<PathBuf>,
+}
+
+impl Storage {
+    /// Whether there is anything to measure.
+    pub fn is_empty(&self) -> bool {
+        self.layer.is_none() && self.logs.is_none()
+    }
+
+    /// The trees to walk, the layer first.
+    pub fn roots(&self) -> Vec<PathBuf> {
+        self.layer.iter().chain(&self.logs).cloned().collect()
+    }
+
+    /// The logs of container `id` from a runtime's log path: the directory holding it when
+    /// that directory is named after the id (Docker's layout), else the file itself.
+    pub fn logs_from(log_path: &str, id: &str) -> Option<PathBuf> {
+        let path = PathBuf::from(log_path.trim());
+        if !path.is_absolute() {
+            return None;
+        }
+        match path.parent() {
+            Some(dir) if !id.is_empty() && dir.file_name().is_some_and(|n| n == id) => {
+                Some(dir.to_owned())
+            }
+            _ => Some(path),
+        }
+    }
 }
 
 impl Metadata {
@@ -192,6 +235,13 @@ pub struct Config {
     /// CRI-O socket (`--crio`); `None` turns CRI-O's info endpoint off (its containers are
     /// still named from their paths).
     pub crio: Option<PathBuf>,
+    /// containerd's socket (`--containerd`), asked only when built with the `containerd`
+    /// feature; with `None`, or without the feature, containerd containers are named from
+    /// their paths and Kubernetes labels.
+    pub containerd: Option<PathBuf>,
+    /// The containerd namespace asked about (`--containerd-namespace`): `k8s.io` for
+    /// Kubernetes, `moby` for Docker's own containerd.
+    pub containerd_namespace: String,
     /// Bound of one call to a runtime, connect to last byte.
     pub timeout: Duration,
     /// Prefixes of environment variable names to report (`--env-metadata-allowlist`).
@@ -206,6 +256,9 @@ pub struct Config {
 /// Default bound of one runtime call.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// cAdvisor's default containerd namespace (Kubernetes' CRI plugin).
+pub const DEFAULT_CONTAINERD_NAMESPACE: &str = "k8s.io";
+
 impl Default for Config {
     /// No runtime sockets (tests and embedders opt in); the command line's defaults are
     /// cAdvisor's sockets.
@@ -214,6 +267,8 @@ impl Default for Config {
             docker: None,
             podman: None,
             crio: None,
+            containerd: None,
+            containerd_namespace: DEFAULT_CONTAINERD_NAMESPACE.to_owned(),
             timeout: DEFAULT_TIMEOUT,
             env_allowlist: Vec::new(),
             docker_only: false,
@@ -261,7 +316,7 @@ impl Runtimes {
             Box::new(docker::Factory::new(docker.clone(), envs.clone())),
             Box::new(podman::factory(podman.clone(), envs.clone())),
             Box::new(crio::Factory::new(config.crio.as_ref(), config.timeout)),
-            Box::new(containerd::Factory::new(docker.clone(), envs)),
+            Box::new(containerd::Factory::new(docker.clone(), envs).with_api(config)),
             Box::new(systemd::Factory::units(raw.clone())),
             Box::new(raw::Factory::new(raw)),
         ];
@@ -430,6 +485,18 @@ pub enum Error {
         /// The status code.
         status: u16,
         /// The start of the body.
+        message: String,
+    },
+    /// A gRPC call (containerd) answered with an error status.
+    #[error("{socket}: {method} answered {code}: {message}")]
+    Grpc {
+        /// The socket.
+        socket: PathBuf,
+        /// The gRPC method.
+        method: String,
+        /// The status code's name.
+        code: String,
+        /// The status message.
         message: String,
     },
     /// The answer's JSON did not have the fields we read (the message names the field).

@@ -18,6 +18,7 @@ use crate::Timestamp;
 mod container;
 pub mod label;
 pub mod names;
+pub mod restore;
 
 pub use container::{ContainerContext, container_samples};
 

@@ -171,6 +171,17 @@ pub struct ContainerStats {
     /// OOM kills seen in the container (cumulative).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oom_events: Option<u64>,
+    /// The runtime's health check result (Docker, Podman); absent without a check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+}
+
+/// A container's health check result, as the runtime reports it (cAdvisor's `Health`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// `healthy`, `unhealthy` or `starting`.
+    #[serde(default)]
+    pub status: String,
 }
 
 /// CPU statistics.
@@ -432,8 +443,12 @@ pub struct FsStats {
     pub fs_type: String,
     /// Size.
     pub capacity: u64,
-    /// Bytes in use.
+    /// Bytes in use. For a runtime container: its writable layer and its logs.
     pub usage: u64,
+    /// Of [`FsStats::usage`], the bytes of the container's writable layer alone (cAdvisor's
+    /// `base_usage`); absent for whole filesystems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_usage: Option<u64>,
     /// Bytes available to unprivileged users.
     pub available: u64,
     /// Whether inode counts are known.

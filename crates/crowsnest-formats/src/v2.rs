@@ -146,7 +146,7 @@ pub fn container_stats(spec: &ContainerSpec, stats: &[ContainerStats]) -> Vec<Co
             filesystem: match s.filesystem.as_slice() {
                 [fs] if spec.has_filesystem => Some(FilesystemStatsV2 {
                     total_usage_bytes: Some(fs.usage),
-                    base_usage_bytes: None,
+                    base_usage_bytes: fs.base_usage,
                     inode_usage: fs.inodes,
                 }),
                 _ => None,

@@ -13,13 +13,15 @@
 //! Prints `name value unit` lines:
 //! * `hub_bytes_per_container`: the growth of this process's resident memory from before the
 //!   hub started to when the model is full, per simulated container;
+//! * `hub_heap_bytes_per_container`: the growth of the allocator's bytes in use over the same
+//!   time (what the hub holds; the rest of the resident growth is the allocator's free memory);
 //! * `hub_cpu_ms_per_1000_containers_cycle`: this process's CPU time (user + system) per cycle
 //!   per 1000 containers, in steady state (the load generator's is not counted);
 //! * `hub_cycle_ms_p50` / `_p99`: from a cycle's start (before each node's jitter) to the model
 //!   holding its batch; `hub_processing_ms_p50` / `_p99`: the processors and the model alone.
 //!
 //! Run: `scripts/bench.sh hub [--nodes 200] [--containers 100] [--resolution-ms 4000]
-//! [--samples-per-scrape 10] [--retention-points 90]`.
+//! [--samples-per-scrape 10] [--retention-points 90] [--model-store store|memory]`.
 
 #![allow(
     clippy::unwrap_used,
@@ -49,17 +51,20 @@ struct Opts {
     resolution: Duration,
     samples: u64,
     points: u64,
+    model: crowsnest_hub::ModelBackend,
 }
 
-fn opts() -> (Opts, bool) {
+fn opts() -> (Opts, Mode) {
     let mut o = Opts {
         nodes: 200,
         containers: 100,
         resolution: Duration::from_millis(4000),
         samples: 10,
         points: 90,
+        model: crowsnest_hub::ModelBackend::default(),
     };
     let mut loadgen = false;
+    let mut model_only = false;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
@@ -75,26 +80,57 @@ fn opts() -> (Opts, bool) {
                 i += 1;
                 continue;
             }
+            "--model-only" => {
+                model_only = true;
+                i += 1;
+                continue;
+            }
             "--nodes" => o.nodes = val() as usize,
             "--containers" => o.containers = val() as usize,
             "--resolution-ms" => o.resolution = Duration::from_millis(val()),
             "--samples-per-scrape" => o.samples = val(),
             "--retention-points" => o.points = val(),
+            "--model-store" => {
+                o.model = args
+                    .get(i + 1)
+                    .expect("store or memory after --model-store")
+                    .parse()
+                    .expect("store or memory");
+            }
             other => panic!("unknown flag {other}"),
         }
         i += 2;
     }
-    (o, loadgen)
+    (
+        o,
+        if model_only {
+            Mode::ModelOnly
+        } else if loadgen {
+            Mode::Loadgen
+        } else {
+            Mode::Hub
+        },
+    )
+}
+
+enum Mode {
+    Hub,
+    Loadgen,
+    ModelOnly,
 }
 
 fn main() {
-    let (o, loadgen) = opts();
+    let (o, mode) = opts();
+    if let Mode::ModelOnly = mode {
+        model_only(o);
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    if loadgen {
+    if let Mode::Loadgen = mode {
         rt.block_on(serve_nodes(o));
     } else {
         rt.block_on(bench(o));
@@ -237,6 +273,11 @@ async fn subcontainers(State(node): State<Arc<Node>>, body: Bytes) -> String {
     } else {
         start
     };
+    node_json(&node, first, now)
+}
+
+/// A node's answer with every container's samples from `first` to `now` (seconds).
+fn node_json(node: &Node, first: i64, now: i64) -> String {
     let mut out =
         String::with_capacity(node.containers.len() * 1200 * (now - first + 1).max(1) as usize);
     out.push('[');
@@ -293,6 +334,125 @@ async fn serve_nodes(o: Opts) {
         let _ = std::io::stdin().read_line(&mut s);
     })
     .await;
+}
+
+// ---------------------------------------------------------------- the model alone
+
+fn heap_in_use() -> u64 {
+    // SAFETY: mallinfo2 reads the allocator's counters and has no preconditions.
+    let mi = unsafe { libc::mallinfo2() };
+    mi.uordblks as u64 + mi.hblkhd as u64
+}
+
+/// The model alone, fed the batches the hub's processors make of the load generator's
+/// answers (decoded in this process, no network): its heap bytes per container (what the
+/// allocator has handed out to it, measured by dropping it) and the process's RSS growth.
+fn model_only(o: Opts) {
+    use crowsnest_hub::batch::DataBatch;
+    use crowsnest_hub::model::ModelStore;
+    use crowsnest_hub::process;
+    use crowsnest_hub::scrape::{NodeScrapeState, decode};
+    let base = SystemClock.now().nanos().div_euclid(1_000_000_000);
+    let res = o.resolution.as_nanos() as i64;
+    let nodes: Vec<Node> = (0..o.nodes)
+        .map(|n| Node {
+            idx: n,
+            containers: (0..o.containers).map(|i| container_head(n, i)).collect(),
+            requests: AtomicU64::new(0),
+            samples: o.samples,
+            base,
+        })
+        .collect();
+    let mut states: Vec<(NodeScrapeState, Vec<Box<dyn process::Processor>>)> = (0..o.nodes)
+        .map(|_| (NodeScrapeState::default(), process::node_pipeline(o.points)))
+        .collect();
+    let mut batch_procs = process::batch_pipeline();
+    let t0 = crowsnest_core::Timestamp::from_secs(base);
+    let clock = Arc::new(crowsnest_core::ManualClock::new(t0));
+    let retention = o.resolution * (o.points as u32 - 1) + o.resolution / 2;
+    let containers = (o.nodes * o.containers) as f64;
+    let heap0 = heap_in_use();
+    let rss0 = rss_bytes();
+    let mut model: Box<dyn ModelStore> = match o.model {
+        crowsnest_hub::ModelBackend::Memory => Box::new(
+            crowsnest_hub::model::memory::MemoryModel::new(retention, 16 << 30),
+        ),
+        crowsnest_hub::ModelBackend::Store => Box::new(
+            crowsnest_hub::model::store::StoreModel::open(None, retention, 16 << 30, clock.clone())
+                .unwrap(),
+        ),
+    };
+    let maintain = model.maintenance();
+    let started = Instant::now();
+    let mut insert_secs = Vec::new();
+    for k in 0..o.points + 2 {
+        let now = base + 1 + (k * o.samples) as i64;
+        let ts = t0.add_nanos(res * k as i64);
+        let mut batch = DataBatch {
+            timestamp: ts,
+            ..Default::default()
+        };
+        for (node, (state, pipeline)) in nodes.iter().zip(states.iter_mut()) {
+            let json = node_json(node, now - o.samples as i64 + 1, now);
+            let infos: Vec<crowsnest_core::model::ContainerInfo> =
+                serde_json::from_str(&json).unwrap();
+            drop(json);
+            let scraped = decode(&format!("node-{:03}", node.idx), &infos, state);
+            drop(infos);
+            let mut b = DataBatch {
+                sets: scraped.sets.into_iter().collect(),
+                ..Default::default()
+            };
+            process::run(pipeline, &mut b);
+            batch.sets.extend(b.sets);
+        }
+        process::run(&mut batch_procs, &mut batch);
+        clock.set(ts);
+        let t = Instant::now();
+        model.insert(&batch);
+        insert_secs.push(t.elapsed().as_secs_f64() * 1000.0);
+        drop(batch);
+        if let Some(m) = &maintain
+            && k % 3 == 2
+        {
+            m();
+        }
+    }
+    let heap1 = heap_in_use();
+    let rss1 = rss_bytes();
+    let st = model.stats();
+    drop(maintain);
+    drop(model);
+    let heap2 = heap_in_use();
+    eprintln!(
+        "model store: {:?}, {} batches in {:.0} s",
+        o.model,
+        o.points + 2,
+        started.elapsed().as_secs_f64()
+    );
+    println!("model_containers {} count", containers as u64);
+    println!("model_batches {} count", st.batches);
+    println!("model_series {} count", st.series);
+    println!(
+        "model_heap_bytes_per_container {:.0} bytes",
+        heap1.saturating_sub(heap2) as f64 / containers
+    );
+    println!(
+        "model_stats_bytes_per_container {:.0} bytes",
+        st.bytes as f64 / containers
+    );
+    println!(
+        "model_process_heap_bytes_per_container {:.0} bytes",
+        heap1.saturating_sub(heap0) as f64 / containers
+    );
+    println!(
+        "model_process_rss_bytes_per_container {:.0} bytes",
+        rss1.saturating_sub(rss0) as f64 / containers
+    );
+    println!(
+        "model_insert_ms_p50 {:.1} ms",
+        percentile(&insert_secs, 0.5)
+    );
 }
 
 // ---------------------------------------------------------------- the hub (this process)
@@ -366,8 +526,10 @@ async fn bench(o: Opts) {
     cfg.scrape_timeout = default_scrape_timeout(o.resolution);
     cfg.retention = o.resolution * (o.points as u32 - 1) + o.resolution / 2;
     cfg.model_memory_limit = 16 << 30;
+    cfg.model_store = o.model;
     let containers = (o.nodes * o.containers) as f64;
     let rss0 = rss_bytes();
+    let heap0 = heap_in_use();
     let hub = crowsnest_hub::start(cfg, Arc::new(SystemClock))
         .await
         .unwrap();
@@ -386,6 +548,7 @@ async fn bench(o: Opts) {
     let (cpu1, b1) = (cpu_seconds(), batches());
     wait_batches(o.points + 2).await;
     let rss1 = rss_bytes();
+    let heap1 = heap_in_use();
     let m = crowsnest_hub::state::lock(&hub.state.metrics).clone();
     let healthy = hub
         .state
@@ -408,9 +571,20 @@ async fn bench(o: Opts) {
     println!("hub_samples_per_scrape {} count", o.samples);
     println!("hub_resolution_ms {} ms", o.resolution.as_millis());
     println!("hub_model_batches {} count", m.model.batches);
+    eprintln!(
+        "model store: {}",
+        match o.model {
+            crowsnest_hub::ModelBackend::Store => "store",
+            crowsnest_hub::ModelBackend::Memory => "memory",
+        }
+    );
     println!(
         "hub_bytes_per_container {:.0} bytes",
         rss1.saturating_sub(rss0) as f64 / containers
+    );
+    println!(
+        "hub_heap_bytes_per_container {:.0} bytes",
+        heap1.saturating_sub(heap0) as f64 / containers
     );
     println!(
         "hub_model_bytes_per_container {:.0} bytes",

@@ -28,6 +28,11 @@ pub struct HubConfig {
     pub model_memory_limit: u64,
     /// How often a hosts file is checked for changes.
     pub hosts_poll_interval: Duration,
+    /// Where the model keeps its series (`--model-store`).
+    pub model_store: ModelBackend,
+    /// The embedded store's directory (`--model-dir`); `None`: a temporary directory removed
+    /// when the hub stops.
+    pub model_dir: Option<PathBuf>,
     /// Where every processed batch is also sent (`--sink`).
     pub sinks: Vec<crowsnest_sinks::SinkSpec>,
     /// Root of the sinks' on-disk queues.
@@ -47,8 +52,33 @@ impl HubConfig {
             retention: Duration::from_secs(15 * 60),
             model_memory_limit: 256 << 20,
             hosts_poll_interval: Duration::from_secs(2),
+            model_store: ModelBackend::default(),
+            model_dir: None,
             sinks: Vec::new(),
             sink_queue_dir: std::path::PathBuf::from("/var/lib/crowsnest/hub-sinks"),
+        }
+    }
+}
+
+/// Where the model keeps its series.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ModelBackend {
+    /// Everything in memory ([`crate::model::memory::MemoryModel`]): the default, as it
+    /// takes less memory per container than the store (see `scripts/bench.sh hub`).
+    #[default]
+    Memory,
+    /// The embedded store (`crowsnest-store`): history on disk, its index and head in memory.
+    Store,
+}
+
+impl std::str::FromStr for ModelBackend {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<ModelBackend, String> {
+        match s {
+            "store" => Ok(ModelBackend::Store),
+            "memory" => Ok(ModelBackend::Memory),
+            other => Err(format!("{other:?} is not a model store (store, memory)")),
         }
     }
 }
@@ -163,12 +193,15 @@ pub enum SourceSpec {
     },
     /// A fixed list (`--node`, or `cadvisor:external?standalone=true`).
     Static(Vec<NodeAddr>),
+    /// A Kubernetes cluster (`kubernetes:https://apiserver?...`): its nodes, scraped through
+    /// their agents or their kubelets' Summary API, and its pods and namespaces for enrichment.
+    Kubernetes(Box<crate::kubernetes::KubernetesSpec>),
 }
 
 impl SourceSpec {
-    /// Parses a Heapster `--source` URI. `cadvisor:external` (options `hostsFile`,
-    /// `cadvisorPort`, `standalone`) is supported; `kubernetes` and `cadvisor:coreos` are
-    /// refused with a message saying so.
+    /// Parses a Heapster `--source` URI: `cadvisor:external` (options `hostsFile`,
+    /// `cadvisorPort`, `standalone`), `kubernetes:` and `kubernetes.summary_api:` (see
+    /// [`crate::kubernetes::config`]); `cadvisor:coreos` is refused with a message saying so.
     pub fn parse_uri(uri: &str, default_port: u16) -> Result<SourceSpec> {
         let bad = |reason: String| Error::SourceUri {
             uri: uri.to_owned(),
@@ -181,14 +214,20 @@ impl SourceSpec {
         match kind {
             "cadvisor" => {}
             "kubernetes" | "kubernetes.summary_api" => {
-                return Err(bad(format!(
-                    "the {kind} source is not supported yet; use cadvisor:external?hostsFile=... \
-                     or --node NAME=HOST:PORT"
-                )));
+                return crate::kubernetes::KubernetesSpec::parse(
+                    uri,
+                    kind,
+                    config,
+                    query,
+                    default_port,
+                )
+                .map(|s| SourceSpec::Kubernetes(Box::new(s)))
+                .map_err(bad);
             }
             other => {
                 return Err(bad(format!(
-                    "unknown source kind {other:?} (supported: cadvisor)"
+                    "unknown source kind {other:?} (supported: cadvisor, kubernetes, \
+                     kubernetes.summary_api)"
                 )));
             }
         }
@@ -240,7 +279,7 @@ impl SourceSpec {
 }
 
 /// Go's `strconv.ParseBool`.
-fn parse_bool(text: &str) -> Option<bool> {
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
     match text {
         "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
@@ -317,8 +356,8 @@ mod tests {
         assert_eq!(n[0].base_url(), "http://127.0.0.1:9000");
         for (uri, want) in [
             (
-                "kubernetes:https://k8s?inClusterConfig=false",
-                "not supported yet",
+                "kubernetes:https://k8s?inClusterConfig=false&bogus=1",
+                "unknown option \"bogus\"",
             ),
             ("cadvisor:coreos", "fleet"),
             ("influxdb:http://x", "unknown source kind"),

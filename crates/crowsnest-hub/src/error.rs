@@ -67,6 +67,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The model's store could not be opened.
+    #[error("model store in {}: {reason}", dir.display())]
+    ModelStore {
+        /// Its directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

@@ -37,6 +37,7 @@ pub fn router(shared: Shared) -> Router {
             "/apis/metrics.k8s.io/v1beta1/{*rest}",
             get(metrics_api::handler),
         )
+        .merge(crowsnest_ui::hub_routes())
         .with_state(shared)
 }
 

@@ -1,6 +1,7 @@
 //! The crowsnest hub: the Heapster role for a cluster.
 //!
-//! It owns node discovery ([`source`]: static lists and Heapster's hot-reloaded hosts file),
+//! It owns node discovery ([`source`]: static lists, Heapster's hot-reloaded hosts file and
+//! Kubernetes clusters followed through their API server, [`kubernetes`]),
 //! scraping every node's agent over HTTP ([`scrape`], scheduled by [`schedule`]), the
 //! processors in Heapster's order ([`process`]: rates, enrichment, pod / namespace / node /
 //! cluster aggregation, node utilization), the bounded model of the processed series
@@ -14,6 +15,7 @@ pub mod batch;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod kubernetes;
 pub mod model;
 pub mod names;
 pub mod process;
@@ -23,7 +25,7 @@ pub mod source;
 pub mod state;
 pub mod status;
 
-pub use config::{HubConfig, NodeAddr, SourceSpec};
+pub use config::{HubConfig, ModelBackend, NodeAddr, SourceSpec};
 pub use error::{Error, Result};
 
 use std::future::Future;
@@ -34,7 +36,9 @@ use crowsnest_core::{Clock, SystemClock};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::model::ModelStore;
 use crate::model::memory::MemoryModel;
+use crate::model::store::StoreModel;
 use crate::source::Sources;
 use crate::state::{HubState, Shared, lock};
 use crate::status::HubMetrics;
@@ -52,7 +56,8 @@ pub struct HubHandle {
 }
 
 impl HubHandle {
-    /// Stops every task and waits (at most 10 s) for them to end.
+    /// Stops every task and waits (at most 10 s) for them to end; then closes the model (an
+    /// embedded store in a temporary directory is removed).
     pub async fn stop(self) -> Result<()> {
         let _ = self.stop.send(true);
         let wait = async {
@@ -61,7 +66,14 @@ impl HubHandle {
             }
             self.server.await
         };
-        match tokio::time::timeout(std::time::Duration::from_secs(10), wait).await {
+        let done = tokio::time::timeout(std::time::Duration::from_secs(10), wait).await;
+        let empty = MemoryModel::new(std::time::Duration::from_secs(1), 0);
+        let old = std::mem::replace(
+            &mut *self.state.model.write().unwrap_or_else(|p| p.into_inner()),
+            Box::new(empty),
+        );
+        drop(old);
+        match done {
             Ok(Ok(Ok(()))) | Err(_) | Ok(Err(_)) => Ok(()),
             Ok(Ok(Err(e))) => Err(Error::Serve(e)),
         }
@@ -70,6 +82,7 @@ impl HubHandle {
 
 /// Starts the hub on the current tokio runtime with `clock` for batch times and health.
 pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle> {
+    tune_allocator();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -81,7 +94,8 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
         source,
     })?;
     let now = clock.now();
-    let sources = Sources::new(&config.sources, now);
+    let sources = Sources::new(&config.sources, now)?;
+    let clusters = sources.clusters();
     let sinks = if config.sinks.is_empty() {
         None
     } else {
@@ -91,11 +105,26 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
         }
         Some(Arc::new(sinks))
     };
-    let shared: Shared = Arc::new(HubState {
-        model: RwLock::new(Box::new(MemoryModel::new(
+    let model: Box<dyn ModelStore> = match config.model_store {
+        ModelBackend::Memory => Box::new(MemoryModel::new(
             config.retention,
             config.model_memory_limit,
-        ))),
+        )),
+        ModelBackend::Store => {
+            let m = StoreModel::open(
+                config.model_dir.as_deref(),
+                config.retention,
+                config.model_memory_limit,
+                clock.clone(),
+            )
+            .map_err(|(dir, reason)| Error::ModelStore { dir, reason })?;
+            tracing::info!(dir = %m.dir().display(), "model in the embedded store");
+            Box::new(m)
+        }
+    };
+    let maintenance = model.maintenance();
+    let shared: Shared = Arc::new(HubState {
+        model: RwLock::new(model),
         nodes: Mutex::new(Default::default()),
         sources: Mutex::new(sources.status()),
         metrics: Mutex::new(HubMetrics::default()),
@@ -107,6 +136,12 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
     let sources = Arc::new(Mutex::new(sources));
     let (stop, stop_rx) = watch::channel(false);
     let mut tasks = Vec::new();
+    for c in clusters {
+        tasks.push(tokio::spawn(c.run(shared.clock.clone(), stop_rx.clone())));
+    }
+    if let Some(m) = maintenance {
+        tasks.push(tokio::spawn(maintain_model(Arc::from(m), stop_rx.clone())));
+    }
     let sched = schedule::Scheduler::new(shared.clone(), sources.clone());
     tasks.push(tokio::spawn(sched.run(stop_rx.clone())));
     tasks.push(tokio::spawn(poll_sources(
@@ -133,7 +168,44 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
     })
 }
 
-/// Re-reads the hosts files every `hosts_poll_interval` until `stop`.
+/// Gives the allocator's free memory back to the system. glibc keeps what a batch freed (the
+/// answers, the sets of every container) in its arenas, and a hub's batch is large and comes
+/// every resolution: without this the process's resident memory holds a batch's worth of
+/// freed memory on top of what it uses.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it only walks the allocator's free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Has buffers of 256 KiB and more (an agent's answer, a batch's vectors) mapped and unmapped
+/// on their own rather than carved from the heap, where what they leave when freed fragments
+/// the arenas between long-lived model rows. glibc would otherwise raise this threshold to
+/// the size of the largest buffer freed, so that every answer comes from the heap.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+    }
+}
+
+/// Runs the model's maintenance (the store's compaction and retention) every 10 s, on a
+/// blocking thread, until `stop`.
+async fn maintain_model(work: Arc<dyn Fn() + Send + Sync>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(10)) => {}
+            _ = stop.changed() => break,
+        }
+        let w = work.clone();
+        let _ = tokio::task::spawn_blocking(move || w()).await;
+    }
+}
+
+/// Re-reads the hosts files (and refreshes every source's status) every `hosts_poll_interval` until `stop`.
 async fn poll_sources(
     shared: Shared,
     sources: Arc<Mutex<Sources>>,

@@ -1,13 +1,15 @@
 //! The model: the processed series the hub keeps for `--retention` (Heapster's metric sink),
-//! behind the small [`ModelStore`] trait so that the embedded store (`crowsnest-store`) can
-//! take its place. [`memory::MemoryModel`] is the in-memory implementation, with a hard
-//! memory budget.
+//! behind the small [`ModelStore`] trait, with two implementations: [`store::StoreModel`] in
+//! the embedded store (`crowsnest-store`, the default: the gauges' history on disk, in memory
+//! only the store's index and head and each set's newest values) and
+//! [`memory::MemoryModel`] (everything in memory, compactly). Both have a hard memory budget.
 //!
 //! A set is *current* when it was in one of the two newest batches: a node whose answer came
 //! after one batch was made does not blink out of the lists.
 
 pub mod memory;
 mod rows;
+pub mod store;
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,6 +18,74 @@ use crowsnest_core::Timestamp;
 use crowsnest_core::batch::{Labels, Value};
 
 use crate::batch::{DataBatch, SetType};
+
+/// A label set in one allocation: each name and value as `varint(length) bytes`, in order.
+/// A [`Labels`] holds two strings per pair and a vector of pairs (about twenty allocations
+/// for a container's labels); the models keep this instead, and make a [`Labels`] when asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CompactLabels(Box<[u8]>);
+
+impl CompactLabels {
+    /// The compact form of `l`.
+    pub(crate) fn new(l: &Labels) -> CompactLabels {
+        let mut out = Vec::with_capacity(l.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+        for (k, v) in l.iter() {
+            for part in [k, v] {
+                let mut n = part.len();
+                while n >= 0x80 {
+                    out.push((n as u8) | 0x80);
+                    n >>= 7;
+                }
+                out.push(n as u8);
+                out.extend_from_slice(part.as_bytes());
+            }
+        }
+        CompactLabels(out.into_boxed_slice())
+    }
+
+    /// The names and values, in order.
+    fn parts(&self) -> impl Iterator<Item = &str> {
+        let b = &self.0;
+        let mut i = 0;
+        std::iter::from_fn(move || {
+            let (mut n, mut shift) = (0usize, 0);
+            loop {
+                let byte = *b.get(i)?;
+                i += 1;
+                n |= usize::from(byte & 0x7f) << shift;
+                shift += 7;
+                if byte & 0x80 == 0 {
+                    break;
+                }
+            }
+            let part = b.get(i..i + n)?;
+            i += n;
+            std::str::from_utf8(part).ok()
+        })
+    }
+
+    /// Whether these are `l`'s labels (without making a [`Labels`]).
+    pub(crate) fn matches(&self, l: &Labels) -> bool {
+        let mut parts = self.parts();
+        for (k, v) in l.iter() {
+            if parts.next() != Some(k) || parts.next() != Some(v) {
+                return false;
+            }
+        }
+        parts.next().is_none()
+    }
+
+    /// The labels.
+    pub(crate) fn to_labels(&self) -> Labels {
+        let mut parts = self.parts();
+        Labels::new(std::iter::from_fn(|| Some((parts.next()?, parts.next()?))))
+    }
+
+    /// Heap bytes held.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.0.len()
+    }
+}
 
 /// One stored point.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,4 +172,32 @@ pub trait ModelStore: Send + Sync {
     fn latest(&self, key: &str) -> Vec<LatestValue>;
     /// Sizes.
     fn stats(&self) -> ModelStats;
+    /// Work to run every few seconds outside the model's lock (the store's compaction and
+    /// retention), if the model has any.
+    fn maintenance(&self) -> Option<Box<dyn Fn() + Send + Sync>> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_labels_round_trip() {
+        let long = "x".repeat(300);
+        for l in [
+            Labels::default(),
+            Labels::new([("type", "pod_container"), ("labels", "app:web,tier:front")]),
+            Labels::new([("a", ""), ("ü", "é"), ("long", long.as_str())]),
+        ] {
+            let c = CompactLabels::new(&l);
+            assert_eq!(c.to_labels(), l);
+            assert!(c.matches(&l));
+            assert!(!c.matches(&l.with("z", "1")));
+        }
+        let c = CompactLabels::new(&Labels::new([("a", "1")]));
+        assert!(!c.matches(&Labels::new([("a", "2")])));
+        assert!(!c.matches(&Labels::default()));
+    }
 }

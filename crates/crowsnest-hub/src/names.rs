@@ -54,6 +54,9 @@ pub const MEMORY_NODE_UTILIZATION: Metric = g("memory/node_utilization", Unit::C
 /// Memory requests over allocatable (a ratio).
 pub const MEMORY_NODE_RESERVATION: Metric = g("memory/node_reservation", Unit::Count);
 
+/// How often a pod's container restarted (Kubernetes' `restartCount`; Heapster's enricher).
+pub const RESTART_COUNT: Metric = g("restart_count", Unit::Count);
+
 /// A counter and the rate derived from it (Heapster's `RateMetricsMapping`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateMapping {
@@ -177,6 +180,7 @@ pub const DERIVED: &[Metric] = &[
     MEMORY_NODE_ALLOCATABLE,
     MEMORY_NODE_UTILIZATION,
     MEMORY_NODE_RESERVATION,
+    RESTART_COUNT,
 ];
 
 /// The agents' metrics the hub keeps: Heapster's list (`metrics/core/metrics.go`

@@ -8,8 +8,9 @@
 //! a batch never holds every container's raw counters and unshared labels at once, which would
 //! be most of the hub's memory.
 //!
-//! Heapster's `NamespaceBasedEnricher` (the namespace UID from the API server) has no
-//! counterpart yet: without a Kubernetes source there is no namespace object to read.
+//! With a Kubernetes source, the API server's enrichment (`crate::kubernetes::enrich`) runs
+//! first and Heapster's `NamespaceBasedEnricher` (namespace UIDs) after the namespace
+//! aggregator ([`batch_pipeline_with`]).
 
 pub mod cluster_agg;
 pub mod enrich;
@@ -59,6 +60,22 @@ pub fn batch_pipeline() -> Vec<Box<dyn Processor>> {
         Box::new(cluster_agg::ClusterAggregator),
         Box::new(node_autoscaling::NodeAutoscalingEnricher),
     ]
+}
+
+/// [`batch_pipeline`] with `enrich` first (enrichment from the Kubernetes API) and
+/// `namespaces` after the namespace aggregator (namespace UIDs), Heapster's order.
+pub fn batch_pipeline_with(
+    enrich: Vec<Box<dyn Processor>>,
+    namespaces: Vec<Box<dyn Processor>>,
+) -> Vec<Box<dyn Processor>> {
+    let mut out = enrich;
+    out.push(Box::new(pod_agg::PodAggregator));
+    out.push(Box::new(namespace_agg::NamespaceAggregator));
+    out.extend(namespaces);
+    out.push(Box::new(node_agg::NodeAggregator));
+    out.push(Box::new(cluster_agg::ClusterAggregator));
+    out.push(Box::new(node_autoscaling::NodeAutoscalingEnricher));
+    out
 }
 
 /// Runs every processor on `batch`, returning how long each took.

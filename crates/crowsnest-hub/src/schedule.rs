@@ -14,27 +14,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crowsnest_core::Timestamp;
-use crowsnest_core::batch::Labels;
 use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::batch::{DataBatch, NodeMachine};
 use crate::config::NodeAddr;
 use crate::error::Error;
+use crate::kubernetes::Cluster;
 use crate::process::rate::RateStats;
 use crate::process::{self, Processor};
-use crate::scrape::{HttpClient, NodeScrapeState, Scraped, scrape_node};
-use crate::source::Sources;
+use crate::scrape::{HttpClient, NodeScrapeState, Scraped};
+use crate::source::{Scraper, Sources};
 use crate::state::{Shared, lock};
 use crate::status::{NodeStatus, RECENT_CYCLES};
 
-/// What the hub keeps per node between scrapes: the scrape's state, the node's processors
-/// (its rate state), and its sets' labels, so that an unchanged label set is shared with the
-/// model instead of held twice.
+/// What the hub keeps per node between scrapes: the scrape's state and the node's processors
+/// (its rate state). Label sets are not kept: the model keeps its own compact copy.
 struct NodeWork {
     scrape: NodeScrapeState,
     pipeline: Vec<Box<dyn Processor>>,
-    labels: HashMap<String, Arc<Labels>>,
 }
 
 impl NodeWork {
@@ -46,16 +44,13 @@ impl NodeWork {
                 self.scrape.containers.capacity(),
                 self.scrape.containers.keys().map(String::capacity).sum(),
             )
-            + keys(
-                self.labels.capacity(),
-                self.labels.keys().map(String::capacity).sum(),
-            )
     }
 }
 
 /// One node the loop scrapes.
 struct NodeRuntime {
     addr: NodeAddr,
+    scraper: Scraper,
     work: Arc<tokio::sync::Mutex<NodeWork>>,
 }
 
@@ -77,6 +72,7 @@ pub(crate) struct Scheduler {
     processors: Option<Vec<Box<dyn Processor>>>,
     machines: BTreeMap<String, NodeMachine>,
     stale_scrapes: u64,
+    clusters: Vec<Arc<Cluster>>,
 }
 
 /// The largest jitter before a node's scrape.
@@ -102,6 +98,7 @@ fn stale_scrapes(shared: &Shared) -> u64 {
 impl Scheduler {
     pub(crate) fn new(shared: Shared, sources: Arc<Mutex<Sources>>) -> Scheduler {
         let client = HttpClient::new(shared.config.scrape_timeout);
+        let clusters = lock(&sources).clusters();
         Scheduler {
             stale_scrapes: stale_scrapes(&shared),
             shared,
@@ -111,7 +108,8 @@ impl Scheduler {
             inbox: Arc::new(Mutex::new(Vec::new())),
             pending: Arc::new(AtomicUsize::new(0)),
             done: Arc::new(Notify::new()),
-            processors: Some(process::batch_pipeline()),
+            processors: Some(crate::kubernetes::enrich::batch_pipeline(&clusters)),
+            clusters,
             machines: BTreeMap::new(),
         }
     }
@@ -158,7 +156,9 @@ impl Scheduler {
         };
         let mut statuses = lock(&self.shared.nodes);
         self.nodes.retain(|name, rt| {
-            let keep = list.iter().any(|n| n.addr == rt.addr);
+            let keep = list
+                .iter()
+                .any(|n| n.addr == rt.addr && n.scraper == rt.scraper);
             if !keep {
                 tracing::info!(node = %name, "node removed");
                 statuses.remove(name);
@@ -183,10 +183,10 @@ impl Scheduler {
                 n.addr.name.clone(),
                 NodeRuntime {
                     addr: n.addr,
+                    scraper: n.scraper,
                     work: Arc::new(tokio::sync::Mutex::new(NodeWork {
                         scrape: NodeScrapeState::default(),
                         pipeline: process::node_pipeline(self.stale_scrapes),
-                        labels: HashMap::new(),
                     })),
                 },
             );
@@ -208,15 +208,19 @@ impl Scheduler {
             let jitter = Duration::from_millis(
                 rand::rng().random_range(0..=u64::try_from(jitter_max.as_millis()).unwrap_or(0)),
             );
-            let (client, addr, shared) =
-                (self.client.clone(), rt.addr.clone(), self.shared.clone());
+            let (client, addr, scraper, shared) = (
+                self.client.clone(),
+                rt.addr.clone(),
+                rt.scraper.clone(),
+                self.shared.clone(),
+            );
             let (inbox, pending, done) =
                 (self.inbox.clone(), self.pending.clone(), self.done.clone());
             pending.fetch_add(1, Ordering::SeqCst);
             tokio::spawn(async move {
                 tokio::time::sleep(jitter).await;
                 let started = Instant::now();
-                let scrape = scrape_node(&client, &addr, &mut guard.scrape);
+                let scrape = crate::source::scrape(&client, &scraper, &addr, &mut guard.scrape);
                 let result = match tokio::time::timeout(timeout, scrape).await {
                     Ok(r) => r.map(|sc| process_node(&mut guard, sc, &shared)),
                     Err(_) => Err(Error::Scrape {
@@ -308,7 +312,10 @@ impl Scheduler {
             if let Some(sinks) = &shared.sinks {
                 sinks.send(&batch.to_core_batch());
             }
-            (procs, durations, by_type, model_stats, processing.elapsed())
+            let processing = processing.elapsed();
+            drop(batch);
+            crate::release_free_memory();
+            (procs, durations, by_type, model_stats, processing)
         })
         .await;
         match joined {
@@ -338,7 +345,7 @@ impl Scheduler {
             }
             Err(e) => {
                 tracing::error!(error = %e, "processing a batch failed; starting the processors again");
-                self.processors = Some(process::batch_pipeline());
+                self.processors = Some(crate::kubernetes::enrich::batch_pipeline(&self.clusters));
             }
         }
     }
@@ -370,14 +377,6 @@ fn process_node(work: &mut NodeWork, mut scraped: Scraped, shared: &Shared) -> S
             }
         }
     }
-    let mut labels = HashMap::with_capacity(batch.sets.len());
-    for (k, set) in &mut batch.sets {
-        if let Some(l) = work.labels.get(k) {
-            set.share_labels(l);
-        }
-        labels.insert(k.clone(), set.labels.clone());
-    }
-    work.labels = labels;
     scraped.sets = batch.sets.into_iter().collect();
     scraped
 }

@@ -138,6 +138,10 @@ pub struct NodeScrapeState {
     pub machine_read: Option<Instant>,
     /// Scrapes in a row that brought no new sample.
     pub empty_scrapes: u32,
+    /// The previous scrape's map, emptied, for the next one (the map is not made anew every
+    /// scrape: what a scrape keeps is allocated among what it throws away, and pins the
+    /// allocator's pages).
+    pub spare: HashMap<String, Timestamp>,
 }
 
 /// What one successful scrape brought.
@@ -266,7 +270,11 @@ impl<'a> Decoder<'a> {
         let suspicious = state.empty_scrapes >= 2;
         Decoder {
             node,
-            seen: HashMap::with_capacity(state.containers.len()),
+            seen: {
+                let mut m = std::mem::take(&mut state.spare);
+                m.reserve(state.containers.len());
+                m
+            },
             known: std::mem::take(&mut state.containers),
             sets: Vec::new(),
             total: 0,
@@ -274,6 +282,15 @@ impl<'a> Decoder<'a> {
             reported: suspicious.then(HashMap::new),
             went_back: false,
         }
+    }
+
+    /// Records a container's newest sample time, keeping the name from the previous scrape.
+    fn remember(&mut self, name: &str, t: Timestamp) {
+        let key = match self.known.remove_entry(name) {
+            Some((k, _)) => k,
+            None => name.to_owned(),
+        };
+        self.seen.insert(key, t);
     }
 
     /// Adds one container.
@@ -293,7 +310,7 @@ impl<'a> Decoder<'a> {
         };
         let Some(newest_sample) = fresh().next_back() else {
             if let Some(l) = last {
-                self.seen.insert(name.clone(), l);
+                self.remember(name, l);
             }
             return;
         };
@@ -375,7 +392,7 @@ impl<'a> Decoder<'a> {
         };
         set.compact_labeled();
         self.sets.push((k, set));
-        self.seen.insert(name.clone(), newest_sample.timestamp);
+        self.remember(name, newest_sample.timestamp);
         self.newest = self.newest.max(Some(newest_sample.timestamp));
     }
 
@@ -399,6 +416,8 @@ impl<'a> Decoder<'a> {
         };
         state.last_seen = self.newest;
         state.containers = self.seen;
+        self.known.clear();
+        state.spare = self.known;
         Scraped {
             node: self.node.to_owned(),
             sets: self.sets,

@@ -1,14 +1,20 @@
-//! Where the nodes come from: static lists (`--node`, `cadvisor:external?standalone=true`) and
-//! Heapster hosts files (re-read when they change). [`Sources::nodes`] merges them; a node
-//! named by two sources is taken from the first, with a warning.
+//! Where the nodes come from: static lists (`--node`, `cadvisor:external?standalone=true`),
+//! Heapster hosts files (re-read when they change) and Kubernetes clusters (nodes listed and
+//! watched from the API server, see [`crate::kubernetes`]). [`Sources::nodes`] merges them; a
+//! node named by two sources is taken from the first, with a warning. Each node says how it
+//! is scraped ([`Scraper`]): through its agent, or through its kubelet's Summary API.
 
 pub mod hosts_file;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crowsnest_core::Timestamp;
 
 use crate::config::{NodeAddr, SourceSpec};
+use crate::error::{Error, Result};
+use crate::kubernetes::Cluster;
+use crate::scrape::{HttpClient, NodeScrapeState, Scraped, scrape_node};
 use crate::status::SourceStatus;
 
 use self::hosts_file::HostsFile;
@@ -16,6 +22,42 @@ use self::hosts_file::HostsFile;
 enum Source {
     Static(Vec<NodeAddr>),
     Hosts(HostsFile),
+    Kubernetes(Arc<Cluster>),
+}
+
+/// How a node is scraped.
+#[derive(Debug, Clone, Default)]
+pub enum Scraper {
+    /// Its crowsnest agent (`POST /api/v1.3/subcontainers/`).
+    #[default]
+    Agent,
+    /// Its kubelet's Summary API, with the cluster's credentials.
+    KubeletSummary(Arc<Cluster>),
+}
+
+impl PartialEq for Scraper {
+    fn eq(&self, other: &Scraper) -> bool {
+        match (self, other) {
+            (Scraper::Agent, Scraper::Agent) => true,
+            (Scraper::KubeletSummary(a), Scraper::KubeletSummary(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Scraper {}
+
+/// Scrapes one node the way its source says.
+pub async fn scrape(
+    client: &HttpClient,
+    scraper: &Scraper,
+    addr: &NodeAddr,
+    state: &mut NodeScrapeState,
+) -> Result<Scraped> {
+    match scraper {
+        Scraper::Agent => scrape_node(client, addr, state).await,
+        Scraper::KubeletSummary(c) => crate::kubernetes::summary::scrape(c, addr, state).await,
+    }
 }
 
 /// Every configured source.
@@ -37,27 +79,51 @@ impl std::fmt::Debug for Sources {
 pub struct SourcedNode {
     /// The node.
     pub addr: NodeAddr,
-    /// The source (`--node`, `hosts file /path`).
+    /// The source (`--node`, `hosts file /path`, `kubernetes https://...`).
     pub source: String,
+    /// How it is scraped.
+    pub scraper: Scraper,
 }
 
 impl Sources {
-    /// The sources of `specs`; hosts files are read at once.
-    pub fn new(specs: &[SourceSpec], now: Timestamp) -> Sources {
-        let mut s = Sources {
-            sources: specs
-                .iter()
-                .map(|spec| match spec {
+    /// The sources of `specs`; hosts files are read at once, Kubernetes clients are made (their
+    /// kubeconfig, token and CA files read: an error names the source and the file). A
+    /// cluster's nodes come once [`Cluster::run`] follows it.
+    pub fn new(specs: &[SourceSpec], now: Timestamp) -> Result<Sources> {
+        let sources = specs
+            .iter()
+            .map(|spec| {
+                Ok(match spec {
                     SourceSpec::Static(n) => Source::Static(n.clone()),
                     SourceSpec::HostsFile { path, port } => {
                         Source::Hosts(HostsFile::new(path.clone(), *port))
                     }
+                    SourceSpec::Kubernetes(k) => Source::Kubernetes(Arc::new(
+                        Cluster::new((**k).clone()).map_err(|reason| Error::SourceUri {
+                            uri: k.uri.clone(),
+                            reason,
+                        })?,
+                    )),
                 })
-                .collect(),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut s = Sources {
+            sources,
             warned: Vec::new(),
         };
         s.poll(now);
-        s
+        Ok(s)
+    }
+
+    /// The Kubernetes clusters among the sources.
+    pub fn clusters(&self) -> Vec<Arc<Cluster>> {
+        self.sources
+            .iter()
+            .filter_map(|s| match s {
+                Source::Kubernetes(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Re-checks every hosts file; true when a node list changed.
@@ -75,6 +141,7 @@ impl Sources {
         match s {
             Source::Static(_) => "--node".to_owned(),
             Source::Hosts(h) => format!("hosts file {}", h.path().display()),
+            Source::Kubernetes(c) => c.spec.name(),
         }
     }
 
@@ -83,9 +150,25 @@ impl Sources {
         let mut out: BTreeMap<String, SourcedNode> = BTreeMap::new();
         let mut dups = Vec::new();
         for s in &self.sources {
+            let (targets, scraper);
             let list = match s {
-                Source::Static(n) => n.as_slice(),
-                Source::Hosts(h) => h.nodes(),
+                Source::Static(n) => {
+                    scraper = Scraper::Agent;
+                    n.as_slice()
+                }
+                Source::Hosts(h) => {
+                    scraper = Scraper::Agent;
+                    h.nodes()
+                }
+                Source::Kubernetes(c) => {
+                    targets = c.targets();
+                    scraper = if c.spec.summary {
+                        Scraper::KubeletSummary(c.clone())
+                    } else {
+                        Scraper::Agent
+                    };
+                    targets.as_slice()
+                }
             };
             for n in list {
                 if let Some(first) = out.get(&n.name) {
@@ -103,6 +186,7 @@ impl Sources {
                     SourcedNode {
                         addr: n.clone(),
                         source: Self::name(s),
+                        scraper: scraper.clone(),
                     },
                 );
             }
@@ -132,6 +216,17 @@ impl Sources {
                     last_change: h.last_change(),
                     last_error: h.last_error().map(str::to_owned),
                 },
+                Source::Kubernetes(c) => {
+                    let targets = c.targets().len() as u64;
+                    let st = c.state();
+                    let errors: Vec<&str> = st.errors.values().map(String::as_str).collect();
+                    SourceStatus {
+                        source: Self::name(s),
+                        nodes: targets,
+                        last_change: st.last_change,
+                        last_error: (!errors.is_empty()).then(|| errors.join("; ")),
+                    }
+                }
             })
             .collect()
     }
@@ -160,7 +255,8 @@ mod tests {
                 },
             ],
             Timestamp::from_secs(1),
-        );
+        )
+        .unwrap();
         let nodes = s.nodes();
         assert_eq!(nodes.len(), 2);
         assert_eq!(nodes[0].addr, a);

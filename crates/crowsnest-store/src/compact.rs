@@ -132,9 +132,13 @@ impl Store {
                 .range((0, window, 0)..=(0, window, u64::MAX))
                 .map(|(_, s)| s.clone())
                 .collect();
+            let roll = self.win.rollups;
             (
                 segs,
-                [!cat.has_rollup(1, window), !cat.has_rollup(2, window)],
+                [
+                    roll && !cat.has_rollup(1, window),
+                    roll && !cat.has_rollup(2, window),
+                ],
             )
         };
         let done = segs.len() == 1 && segs[0].header.compacted;

@@ -33,6 +33,11 @@ pub struct StoreConfig {
     pub sync: SyncPolicy,
     /// How much data time the in-memory head spans before it is written out as a block.
     pub head_window: Duration,
+    /// Whether closed raw windows are rolled up into 10 s and 1 m buckets (default true).
+    /// Without rollups, raw segments are kept for `retention` and queries read raw samples
+    /// only: for a store that keeps a short window (the hub's model), where rollup segments
+    /// (2 h and 6 h windows) would hold blocks, and their indexes, long after the data.
+    pub rollups: bool,
 }
 
 impl StoreConfig {
@@ -45,6 +50,7 @@ impl StoreConfig {
             memory_limit: 64 << 20,
             sync: SyncPolicy::Interval(Duration::from_secs(1)),
             head_window: Duration::from_secs(120),
+            rollups: true,
         }
     }
 
@@ -90,6 +96,7 @@ impl StoreConfig {
             rollup: [2 * 60 * MIN, 6 * 60 * MIN],
             raw_retention: ns(self.raw_retention),
             retention: ns(self.retention),
+            rollups: self.rollups,
         })
     }
 }
@@ -106,6 +113,8 @@ pub(crate) struct Windows {
     pub(crate) rollup: [i64; 2],
     pub(crate) raw_retention: i64,
     pub(crate) retention: i64,
+    /// Whether raw windows are rolled up ([`StoreConfig::rollups`]).
+    pub(crate) rollups: bool,
 }
 
 #[cfg(test)]

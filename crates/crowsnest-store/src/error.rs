@@ -74,6 +74,15 @@ pub enum Error {
         /// The lock file.
         path: PathBuf,
     },
+    /// A query would return more points than the store's bound
+    /// ([`crate::Store::set_query_max_points`]); nothing was returned.
+    #[error(
+        "the query would return more than {limit} points (the query limit); ask for a shorter time range, a coarser step or fewer series"
+    )]
+    QueryTooLarge {
+        /// The bound.
+        limit: u64,
+    },
     /// The configuration cannot work.
     #[error("store config: {field}: {reason}")]
     Config {

@@ -180,8 +180,18 @@ impl Head {
         self.samples == 0
     }
 
+    /// The series with samples in the head.
+    pub(crate) fn active(&self) -> impl Iterator<Item = SeriesId> + '_ {
+        self.slots.iter().map(|s| s.series)
+    }
+
     pub(crate) fn samples(&self) -> u64 {
         self.samples
+    }
+
+    /// The oldest sample time in the head, if any.
+    pub(crate) fn min_t(&self) -> Option<i64> {
+        (self.samples > 0).then_some(self.min_t)
     }
 
     /// The newest sample time in the head (`i64::MIN` if empty).

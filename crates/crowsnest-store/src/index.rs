@@ -60,13 +60,27 @@ impl From<&SeriesMeta> for SeriesInfo {
     }
 }
 
-/// Definitions and postings.
+/// Definitions and postings. Ids are slots: a slot is empty when its series was removed (all
+/// its data gone by retention) until a new series takes the id.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    metas: Vec<SeriesMeta>,
+    metas: Vec<Option<SeriesMeta>>,
+    live: usize,
     postings: FxHashMap<Arc<str>, FxHashMap<Arc<str>, Vec<SeriesId>>>,
     by_metric: FxHashMap<Arc<str>, Vec<SeriesId>>,
     bytes: usize,
+}
+
+/// Adds `id` to a sorted postings list (at the end, usually; in place when an id is reused).
+fn add_sorted(ids: &mut Vec<SeriesId>, id: SeriesId) {
+    match ids.last() {
+        Some(&l) if l >= id => {
+            if let Err(i) = ids.binary_search(&id) {
+                ids.insert(i, id);
+            }
+        }
+        _ => ids.push(id),
+    }
 }
 
 impl Index {
@@ -78,9 +92,8 @@ impl Index {
         }
     }
 
-    /// Adds the next series (ids are dense and in order).
-    pub(crate) fn push(&mut self, meta: SeriesMeta) -> SeriesId {
-        let id = self.metas.len() as SeriesId;
+    /// Adds series `id` (a new id, or the slot of a removed series).
+    pub(crate) fn insert(&mut self, id: SeriesId, meta: SeriesMeta) {
         for (k, v) in meta.labels.iter() {
             let values = match self.postings.get_mut(k) {
                 Some(v) => v,
@@ -90,7 +103,7 @@ impl Index {
                 }
             };
             match values.get_mut(v) {
-                Some(ids) => ids.push(id),
+                Some(ids) => add_sorted(ids, id),
                 None => {
                     self.bytes += 64 + v.len();
                     values.insert(Arc::from(v), vec![id]);
@@ -98,21 +111,59 @@ impl Index {
             }
             self.bytes += 4;
         }
-        self.by_metric
-            .entry(meta.metric.clone())
-            .or_default()
-            .push(id);
-        self.bytes += 4 + std::mem::size_of::<SeriesMeta>();
-        self.metas.push(meta);
-        id
+        add_sorted(self.by_metric.entry(meta.metric.clone()).or_default(), id);
+        let i = id as usize;
+        if self.metas.len() <= i {
+            self.bytes += (i + 1 - self.metas.len()) * std::mem::size_of::<Option<SeriesMeta>>();
+            self.metas.resize_with(i + 1, || None);
+        }
+        self.bytes += 4;
+        if self.metas[i].replace(meta).is_none() {
+            self.live += 1;
+        }
     }
 
+    /// The same index without the series `gone` says are gone (rebuilt: removal is rare, after
+    /// retention, and a rebuild gives back the postings' memory).
+    pub(crate) fn without(&self, gone: impl Fn(SeriesId) -> bool) -> Index {
+        let mut ix = Index::new();
+        ix.metas.reserve(self.metas.len());
+        for (i, m) in self.metas.iter().enumerate() {
+            if let Some(m) = m
+                && !gone(i as SeriesId)
+            {
+                ix.insert(i as SeriesId, m.clone());
+            }
+        }
+        // Keep the slot count: ids above the last live one are free, not forgotten.
+        if ix.metas.len() < self.metas.len() {
+            ix.bytes +=
+                (self.metas.len() - ix.metas.len()) * std::mem::size_of::<Option<SeriesMeta>>();
+            ix.metas.resize_with(self.metas.len(), || None);
+        }
+        ix
+    }
+
+    /// Series known (live).
     pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Id slots (live or free): ids are below this.
+    pub(crate) fn slots(&self) -> usize {
         self.metas.len()
     }
 
+    /// The live series, by id.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (SeriesId, &SeriesMeta)> {
+        self.metas
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((i as SeriesId, m.as_ref()?)))
+    }
+
     pub(crate) fn get(&self, id: SeriesId) -> Option<&SeriesMeta> {
-        self.metas.get(id as usize)
+        self.metas.get(id as usize)?.as_ref()
     }
 
     /// Approximate heap bytes (label strings are counted once per distinct pair; the label
@@ -139,7 +190,7 @@ impl Index {
             lists.push(self.with_label(k, v));
         }
         if lists.is_empty() {
-            return (0..self.metas.len() as SeriesId).collect();
+            return self.iter().map(|(id, _)| id).collect();
         }
         lists.sort_by_key(|l| l.len());
         let mut out: Vec<SeriesId> = lists[0].to_vec();
@@ -173,9 +224,9 @@ mod tests {
         let mut ix = Index::new();
         let a = Arc::new(Labels::new([("id", "/a"), ("nodename", "n1")]));
         let b = Arc::new(Labels::new([("id", "/b"), ("nodename", "n1")]));
-        for l in [&a, &b] {
-            ix.push(meta("cpu/usage", l));
-            ix.push(meta("memory/usage", l));
+        for (i, l) in [&a, &b].into_iter().enumerate() {
+            ix.insert(2 * i as u32, meta("cpu/usage", l));
+            ix.insert(2 * i as u32 + 1, meta("memory/usage", l));
         }
         assert_eq!(ix.with_label("id", "/b"), [2, 3]);
         assert_eq!(ix.select(&Selector::metric("memory/usage")), [1, 3]);
@@ -189,5 +240,29 @@ mod tests {
         );
         assert!(ix.select(&Selector::metric("nope")).is_empty());
         assert_eq!(ix.select(&Selector::default()).len(), 4);
+    }
+
+    #[test]
+    fn removed_series_leave_the_postings_and_their_ids_can_be_reused() {
+        let mut ix = Index::new();
+        let a = Arc::new(Labels::new([("id", "/a")]));
+        let b = Arc::new(Labels::new([("id", "/b")]));
+        ix.insert(0, meta("cpu/usage", &a));
+        ix.insert(1, meta("cpu/usage", &b));
+        ix.insert(2, meta("memory/usage", &b));
+        let mut ix = ix.without(|id| id == 0);
+        assert_eq!((ix.len(), ix.slots()), (2, 3));
+        assert!(ix.get(0).is_none());
+        assert!(ix.with_label("id", "/a").is_empty());
+        assert_eq!(ix.select(&Selector::metric("cpu/usage")), [1]);
+        assert_eq!(ix.select(&Selector::default()), [1, 2]);
+        // A new series takes the free slot; postings stay sorted.
+        let c = Arc::new(Labels::new([("id", "/c")]));
+        ix.insert(0, meta("cpu/usage", &c));
+        assert_eq!(ix.select(&Selector::metric("cpu/usage")), [0, 1]);
+        assert_eq!(ix.len(), 3);
+        // Removing the highest ids keeps the slot count (they are free, not forgotten).
+        let ix = ix.without(|id| id >= 1);
+        assert_eq!((ix.len(), ix.slots()), (1, 3));
     }
 }

@@ -57,5 +57,5 @@ pub use index::{Selector, SeriesInfo};
 pub use maintain::MaintainReport;
 pub use query::{Agg, Query, SeriesResult};
 pub use stats::{Dropped, StoreStats};
-pub use store::{AppendStats, Store};
+pub use store::{AppendStats, DEFAULT_QUERY_MAX_POINTS, Store};
 pub use verify::check_segment_bytes;

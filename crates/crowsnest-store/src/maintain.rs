@@ -6,12 +6,20 @@
 //! rollups exist (or when older than `retention`, rolled up or not); a rollup segment goes
 //! when its whole window is older than `retention`. Compaction stops at the first window it
 //! cannot finish, so rollups are always written in time order.
+//!
+//! Series: when retention has deleted a segment that may have held the last data of a series
+//! (a rollup segment, or a raw one past `retention`), the series no segment, head or head
+//! being written still has data for are removed: they leave the index, their ids become free
+//! for new series, and the series log is rewritten without them (atomically: temporary file,
+//! fsync, rename), so that neither memory nor the log grows with container churn.
 
 use std::time::Instant;
 
+use crate::chunk::BlockReader;
 use crate::config::SyncPolicy;
 use crate::error::Result;
 use crate::segment::{self, LEVELS};
+use crate::series::{Interner, SeriesId};
 use crate::stats::Counters;
 use crate::store::{Store, lock, read, remove, write};
 
@@ -24,6 +32,8 @@ pub struct MaintainReport {
     pub compacted: u32,
     /// Segments deleted by retention.
     pub deleted: u32,
+    /// Series removed because retention deleted their last data.
+    pub series_removed: u64,
 }
 
 impl Store {
@@ -114,12 +124,13 @@ impl Store {
                 }
             }
         }
-        rep.deleted = self.retention(now)?;
+        (rep.deleted, rep.series_removed) = self.retention(now)?;
         Ok(rep)
     }
 
-    /// Deletes segments past retention; returns how many.
-    fn retention(&self, now: i64) -> Result<u32> {
+    /// Deletes segments past retention, then removes the series left without data; returns
+    /// how many of each.
+    fn retention(&self, now: i64) -> Result<(u32, u64)> {
         let t0 = Instant::now();
         let raw_h = now.saturating_sub(self.win.raw_retention);
         let all_h = now.saturating_sub(self.win.retention);
@@ -159,8 +170,12 @@ impl Store {
             (victims, lost)
         };
         let mut n = 0;
-        for (k, path) in victims {
-            write(&self.catalog).segs.remove(&k);
+        // Whether a series may have lost its last data: rollups outlive raw samples, so only
+        // a rollup segment, or a raw one deleted without rollups, can have held it.
+        let mut may_empty = false;
+        for ((level, w, seq), path) in victims {
+            may_empty |= level > 0 || w.saturating_add(self.win.raw) <= all_h;
+            write(&self.catalog).segs.remove(&(level, w, seq));
             remove(&path)?;
             n += 1;
         }
@@ -170,8 +185,84 @@ impl Store {
             n += 1;
         }
         Counters::add(&self.counters.segments_deleted, u64::from(n));
+        let removed = if may_empty {
+            self.remove_empty_series()?
+        } else {
+            0
+        };
         Counters::add(&self.counters.retention_runs, 1);
         Counters::timed(None, &self.counters.retention_last_ns, t0.elapsed());
+        Ok((n, removed))
+    }
+
+    /// Removes the series that have no data left anywhere (segments, heads being written,
+    /// the head): index, interner, series log (rewritten), and frees their ids. Holds the
+    /// writer lock throughout, so no sample can come for a series while it is judged empty.
+    /// Returns how many were removed.
+    pub(crate) fn remove_empty_series(&self) -> Result<u64> {
+        let t0 = Instant::now();
+        let mut guard = lock(&self.writer);
+        let w = &mut *guard;
+        let mut used = vec![false; w.interner.slots()];
+        let mut mark = |id: SeriesId| {
+            if let Some(u) = used.get_mut(id as usize) {
+                *u = true;
+            }
+        };
+        w.head.active().for_each(&mut mark);
+        let (segs, frozen) = {
+            let cat = read(&self.catalog);
+            let segs: Vec<_> = cat.segs.values().cloned().collect();
+            (segs, cat.frozen.clone())
+        };
+        for f in &frozen {
+            f.chunks.iter().for_each(|c| mark(c.series));
+        }
+        for seg in &segs {
+            for b in &seg.blocks {
+                match BlockReader::new(seg, b) {
+                    Ok(r) => (0..r.ix.len()).for_each(|i| mark(r.ix.entry_at(i).series)),
+                    Err(e) => {
+                        // Which series it holds is unknown: remove none this time.
+                        tracing::warn!("{e}; no series are removed until it can be read");
+                        return Ok(0);
+                    }
+                }
+            }
+        }
+        let gone: Vec<SeriesId> = read(&self.index)
+            .iter()
+            .map(|(id, _)| id)
+            .filter(|&id| !used.get(id as usize).copied().unwrap_or(true))
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let ix = read(&self.index).without(|id| gone.binary_search(&id).is_ok());
+        // The log first: if it cannot be rewritten, nothing changes.
+        let before = w.series_log.len();
+        let after = w.series_log.rewrite(ix.iter())?;
+        w.interner = Interner::rebuilt(&ix);
+        *write(&self.index) = ix;
+        for &id in &gone {
+            if let Some(t) = w.head.last_ts.get_mut(id as usize) {
+                *t = i64::MIN;
+            }
+        }
+        w.free.extend_from_slice(&gone);
+        w.free.sort_unstable_by(|a, b| b.cmp(a));
+        w.free.dedup();
+        drop(guard);
+        let n = gone.len() as u64;
+        Counters::add(&self.counters.series_removed, n);
+        Counters::add(&self.counters.series_log_rewrites, 1);
+        Counters::timed(None, &self.counters.series_sweep_last_ns, t0.elapsed());
+        tracing::info!(
+            series = n,
+            series_log_bytes_before = before,
+            series_log_bytes_after = after,
+            "store: removed series whose data retention deleted; series log rewritten"
+        );
         Ok(n)
     }
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::head::Head;
 use crate::index::Index;
 use crate::segment::{self, LEVELS, Segment};
-use crate::series::{Interner, convert};
+use crate::series::{Interner, SeriesId, convert};
 use crate::serieslog::{SeriesLog, placeholder};
 use crate::stats::{Counters, Dropped};
 use crate::store::{Catalog, Store, Writer, lock, meta_of, remove};
@@ -58,13 +58,6 @@ pub(crate) fn open(config: StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> 
     for e in &loaded.problems {
         corrupt += 1;
         tracing::error!("{e}; skipped");
-    }
-    let mut interner = Interner::new();
-    let mut index = Index::new();
-    for d in loaded.defs {
-        let meta = meta_of(&mut interner, d);
-        interner.add(&meta);
-        index.push(meta);
     }
 
     // Segments.
@@ -143,25 +136,50 @@ pub(crate) fn open(config: StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> 
         }
     }
 
-    // Ids used by stored data but not defined (a damaged series log): placeholders, so that
-    // no new series takes an id that has data.
-    let mut max_id: Option<u32> = None;
-    for seg in catalog.segs.values() {
-        for b in &seg.blocks {
-            if let Ok(r) = BlockReader::new(seg, b)
-                && r.ix.len() > 0
-            {
-                let last = r.ix.entry_at(r.ix.len() - 1).series;
-                max_id = Some(max_id.map_or(last, |m| m.max(last)));
+    // Series: the definitions, and placeholders for ids that stored data uses but that have
+    // no definition (a damaged series log), so that no new series takes an id that has data.
+    // Other ids without a definition are free (their series were removed by retention).
+    let used = used_ids(&catalog, loaded.defs.last().map(|d| d.id));
+    let mut interner = Interner::new();
+    let mut index = Index::new();
+    let slots = loaded
+        .defs
+        .last()
+        .map_or(0, |d| d.id as usize + 1)
+        .max(used.len());
+    let mut defs = loaded.defs.into_iter().peekable();
+    let (mut free, mut lost) = (Vec::new(), Vec::new());
+    for id in 0..slots as SeriesId {
+        let def = match defs.next_if(|d| d.id == id) {
+            Some(d) => d,
+            None if used.get(id as usize).copied().unwrap_or(false) => {
+                lost.push(id);
+                placeholder(id)
             }
-        }
+            None => {
+                free.push(id);
+                continue;
+            }
+        };
+        let meta = meta_of(&mut interner, def);
+        interner.add_at(id, &meta);
+        index.insert(id, meta);
     }
-    pad(&mut interner, &mut index, max_id);
+    if !lost.is_empty() {
+        tracing::error!(
+            "{} series have data but no definition (damaged series log; ids {}..={}); kept as _lost_series_<id>",
+            lost.len(),
+            lost[0],
+            lost[lost.len() - 1]
+        );
+    }
+    // The lowest free id is taken first.
+    free.reverse();
 
     // Newest stored time per series: from raw blocks; series with none may not go back
     // before what the rollups cover.
     let mut head = Head::new();
-    head.grow(interner.len());
+    head.grow(interner.slots());
     let floor = catalog.coverage(2).min(catalog.coverage(1));
     if floor > i64::MIN {
         head.last_ts.iter_mut().for_each(|t| *t = floor - 1);
@@ -204,6 +222,7 @@ pub(crate) fn open(config: StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> 
         interner,
         series_log,
         wal: None,
+        free,
         next_gen,
         head_start: i64::MIN,
         last_sync: clock.now().nanos(),
@@ -225,25 +244,68 @@ pub(crate) fn open(config: StoreConfig, clock: Arc<dyn Clock>) -> Result<Store> 
     Ok(store)
 }
 
-/// Adds placeholder series up to `max_id`.
-fn pad(interner: &mut Interner, index: &mut Index, max_id: Option<u32>) {
-    let Some(max_id) = max_id else { return };
-    let have = interner.len() as u32;
-    if max_id < have {
-        return;
+/// Which ids the blocks of the catalog use (every entry of every block index that can be
+/// read), as a bitmap. Ids far above the highest defined one are implausible (damage) and left
+/// out, with an error.
+pub(crate) fn used_ids(catalog: &Catalog, max_defined: Option<SeriesId>) -> Vec<bool> {
+    let limit = max_defined.map_or(0, |m| m as usize + 1) + (1 << 20);
+    let mut used: Vec<bool> = Vec::new();
+    let mut implausible = None;
+    for seg in catalog.segs.values() {
+        for b in &seg.blocks {
+            let Ok(r) = BlockReader::new(seg, b) else {
+                continue;
+            };
+            for i in 0..r.ix.len() {
+                let id = r.ix.entry_at(i).series as usize;
+                if id >= limit {
+                    implausible = Some(id);
+                    continue;
+                }
+                if used.len() <= id {
+                    used.resize(id + 1, false);
+                }
+                used[id] = true;
+            }
+        }
     }
-    if max_id - have > 1 << 20 {
-        tracing::error!("series id {max_id} in stored data is implausible; not padded");
-        return;
+    if let Some(id) = implausible {
+        tracing::error!("series id {id} in stored data is implausible; not padded");
     }
-    tracing::error!(
-        "series {have}..={max_id} have data but no definition (damaged series log); kept as _lost_series_<id>"
-    );
-    for id in have..=max_id {
-        let meta = meta_of(interner, placeholder(id));
-        interner.add(&meta);
-        index.push(meta);
+    used
+}
+
+/// Makes every id of `ids` a series: those without one (beyond the slots, or free) become
+/// placeholders.
+fn pad(w: &mut Writer, index: &mut Index, ids: impl Iterator<Item = SeriesId>) {
+    let mut n = 0u64;
+    for id in ids {
+        if index.get(id).is_some() {
+            continue;
+        }
+        if id as usize >= index.slots() + (1 << 20) {
+            continue;
+        }
+        for f in index.slots() as SeriesId..id {
+            // Ids skipped on the way are free.
+            if !w.free.contains(&f) {
+                w.free.insert(0, f);
+            }
+        }
+        w.free.retain(|&f| f != id);
+        let meta = meta_of(&mut w.interner, placeholder(id));
+        w.interner.add_at(id, &meta);
+        index.insert(id, meta);
+        n += 1;
     }
+    if n > 0 {
+        tracing::error!(
+            "{n} series have data in a write-ahead log but no definition (damaged series log); kept as _lost_series_<id>"
+        );
+    }
+    let slots = w.interner.slots();
+    w.head.grow(slots);
+    w.free.sort_unstable_by(|a, b| b.cmp(a));
 }
 
 /// Replays logs newer than `persisted_gen` into the head, writing each out as a block.
@@ -295,22 +357,27 @@ fn replay_wals(
             } else {
                 r.window.max(w.min_window)
             };
-            let wal_max = r
-                .batches
-                .iter()
-                .flat_map(|b| b.samples.iter().map(|s| s.0))
-                .max();
-            if wal_max.is_some_and(|m| m as usize >= w.interner.len()) {
+            let unknown: Vec<SeriesId> = {
+                let ix = crate::store::read(&store.index);
+                let mut ids: Vec<SeriesId> = r
+                    .batches
+                    .iter()
+                    .flat_map(|b| b.samples.iter().map(|s| s.0))
+                    .filter(|&id| ix.get(id).is_none())
+                    .collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids
+            };
+            if !unknown.is_empty() {
                 let mut ix = crate::store::write(&store.index);
-                pad(&mut w.interner, &mut ix, wal_max);
-                drop(ix);
-                let n = w.interner.len();
-                w.head.grow(n);
+                pad(w, &mut ix, unknown.into_iter());
             }
+            let ix = crate::store::read(&store.index);
             for b in &r.batches {
                 let mut batch_tl = None;
                 for &(id, v) in &b.samples {
-                    if id as usize >= w.interner.len() {
+                    if ix.get(id).is_none() {
                         d.unknown_series += 1;
                         continue;
                     }
@@ -325,6 +392,7 @@ fn replay_wals(
                     }
                 }
             }
+            drop(ix);
             w.next_gen = w.next_gen.max(g + 1);
             // The frozen head takes generation g (the log being replayed).
             let saved = w.next_gen;

@@ -25,11 +25,11 @@ use crowsnest_core::Timestamp;
 use crowsnest_core::batch::{Kind, Labels, Unit, Value};
 
 use crate::chunk::{BlockReader, SeriesData, decode_head};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::index::Selector;
 use crate::rollup::{BUCKETS, Partial, Sum, increase};
 use crate::segment::Segment;
-use crate::series::ValueKind;
+use crate::series::{SeriesMeta, ValueKind};
 use crate::stats::Counters;
 use crate::store::{Store, lock, read};
 
@@ -266,39 +266,41 @@ fn regions(step: Option<i64>, coverage: i64, oldest: [i64; 3]) -> Vec<(u8, i64, 
 }
 
 impl Store {
-    /// Runs a range query.
+    /// Runs a range query. A query that would return more points than the store's bound
+    /// ([`Store::set_query_max_points`]) fails with [`Error::QueryTooLarge`].
     pub fn query(&self, q: &Query) -> Result<Vec<SeriesResult>> {
+        self.query_limited(q, self.query_max_points())
+    }
+
+    /// Runs a range query that may return at most `max_points` points (and at most the
+    /// store's bound): past it, reading stops and the query fails with
+    /// [`Error::QueryTooLarge`], so that memory stays bounded whatever is asked.
+    pub fn query_limited(&self, q: &Query, max_points: u64) -> Result<Vec<SeriesResult>> {
+        let limit = max_points.min(self.query_max_points());
         let (qs, qe) = (q.start.nanos(), q.end.nanos());
         let step = q
             .step
             .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX).max(1));
+        // A consistent view, under the writer lock: the series (ids are reused once a
+        // series' data is all gone, so they are read together with the data), the head's
+        // chunks and the catalog.
+        let w = lock(&self.writer);
         let (ids, metas) = {
             let ix = read(&self.index);
             let ids = ix.select(&q.selector);
             let metas: Vec<_> = ids.iter().filter_map(|&id| ix.get(id).cloned()).collect();
             (ids, metas)
         };
-        let mut out: Vec<SeriesResult> = metas
-            .iter()
-            .map(|m| SeriesResult {
-                metric: m.metric.clone(),
-                labels: m.labels.clone(),
-                kind: m.kind,
-                unit: m.unit,
-                points: Vec::new(),
-                warnings: Vec::new(),
-            })
-            .collect();
         if ids.is_empty() || qe < qs {
-            return Ok(out);
+            drop(w);
+            return Ok(metas.iter().map(empty_result).collect());
         }
+        let mut out: Vec<SeriesResult> = metas.iter().map(empty_result).collect();
         let mut folders: Vec<Folder> = metas
             .iter()
             .map(|m| Folder::new(q.agg, step, m.vkind))
             .collect();
-        // A consistent view: the head's chunks and, under the same lock, the catalog.
         let (head, segs, frozen, regions, unreadable) = {
-            let w = lock(&self.writer);
             let head = w.head.snapshot(&ids);
             let cat = read(&self.catalog);
             let cov = cat.coverage(1).min(cat.coverage(2));
@@ -316,6 +318,19 @@ impl Store {
                 regions(step, cov, oldest),
                 unreadable,
             )
+        };
+        drop(w);
+        let mut total = 0u64;
+        // Feeds a folder, counting the points it makes against the limit.
+        let mut fed = |f: &mut Folder, d: SeriesData, lo: i64, hi: i64| -> Result<()> {
+            let before = f.points.len();
+            feed(f, d, lo, hi);
+            total += (f.points.len() - before) as u64;
+            if total > limit {
+                Counters::add(&self.counters.queries_refused, 1);
+                return Err(Error::QueryTooLarge { limit });
+            }
+            Ok(())
         };
         if unreadable > 0 {
             let msg = format!(
@@ -361,7 +376,7 @@ impl Store {
                     };
                     for (i, &id) in ids.iter().enumerate() {
                         match r.read(id) {
-                            Ok(Some(d)) => feed(&mut folders[i], d, lo, hi),
+                            Ok(Some(d)) => fed(&mut folders[i], d, lo, hi)?,
                             Ok(None) => {}
                             Err(e) => warn(&mut out, Some(i), e.to_string()),
                         }
@@ -373,7 +388,7 @@ impl Store {
                     for (i, &id) in ids.iter().enumerate() {
                         let Some(c) = f.chunk(id) else { continue };
                         match decode_head(c, f.timestamps(c)) {
-                            Ok(d) => feed(&mut folders[i], d, lo, hi),
+                            Ok(d) => fed(&mut folders[i], d, lo, hi)?,
                             Err(e) => warn(&mut out, Some(i), format!("frozen head: {e}")),
                         }
                     }
@@ -383,16 +398,33 @@ impl Store {
                         continue;
                     };
                     match decode_head(c, ts) {
-                        Ok(d) => feed(&mut folders[i], d, lo, hi),
+                        Ok(d) => fed(&mut folders[i], d, lo, hi)?,
                         Err(e) => warn(&mut out, Some(i), format!("head: {e}")),
                     }
                 }
             }
         }
+        let mut total = 0u64;
         for (r, f) in out.iter_mut().zip(folders) {
             r.points = f.finish();
+            total += r.points.len() as u64;
+        }
+        if total > limit {
+            Counters::add(&self.counters.queries_refused, 1);
+            return Err(Error::QueryTooLarge { limit });
         }
         Ok(out)
+    }
+}
+
+fn empty_result(m: &SeriesMeta) -> SeriesResult {
+    SeriesResult {
+        metric: m.metric.clone(),
+        labels: m.labels.clone(),
+        kind: m.kind,
+        unit: m.unit,
+        points: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -202,7 +202,8 @@ impl Interner {
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// Id slots (live series and free ids): ids are below this.
+    pub(crate) fn slots(&self) -> usize {
         self.vkinds.len()
     }
 
@@ -318,16 +319,32 @@ impl Interner {
             .map_or_else(|| Arc::from(name), |(k, _)| k.clone())
     }
 
-    /// Records a series (new, or loaded from the series log); returns its id. Ids are dense:
-    /// a loaded definition must carry the next id.
-    pub(crate) fn add(&mut self, meta: &SeriesMeta) -> SeriesId {
+    /// Records series `id` (new, reusing a free id, or loaded from the series log).
+    pub(crate) fn add_at(&mut self, id: SeriesId, meta: &SeriesMeta) {
         let ls = self.intern_labels(&meta.labels);
         let m = self.metric(&meta.metric);
-        let id = self.vkinds.len() as SeriesId;
         self.by_key.insert(u64::from(ls) << 32 | u64::from(m), id);
-        self.vkinds.push(meta.vkind);
+        let i = id as usize;
+        if self.vkinds.len() <= i {
+            self.bytes += i + 1 - self.vkinds.len();
+            self.vkinds.resize(i + 1, ValueKind::Float);
+        }
+        self.vkinds[i] = meta.vkind;
         self.bytes += 24;
-        id
+    }
+
+    /// An interner of the index's live series (after series were removed: what the removed
+    /// ones held is given back), with as many id slots as the index.
+    pub(crate) fn rebuilt(ix: &crate::index::Index) -> Self {
+        let mut i = Interner::new();
+        for (id, m) in ix.iter() {
+            i.add_at(id, m);
+        }
+        if i.vkinds.len() < ix.slots() {
+            i.bytes += ix.slots() - i.vkinds.len();
+            i.vkinds.resize(ix.slots(), ValueKind::Float);
+        }
+        i
     }
 
     /// The shared copies of a definition's metric and labels (so every series of a container
@@ -371,7 +388,7 @@ mod tests {
         let Resolved::New(meta) = i.resolve(&s) else {
             panic!("new")
         };
-        assert_eq!(i.add(&meta), 0);
+        i.add_at(0, &meta);
         assert!(matches!(i.resolve(&s), Resolved::Known(0)));
         assert!(matches!(
             i.resolve(&sample("memory/usage", &a2, Value::Int(2))),
@@ -381,7 +398,7 @@ mod tests {
             panic!("new")
         };
         assert!(Arc::ptr_eq(&m2.labels, &a), "label sets are shared");
-        assert_eq!(i.add(&m2), 1);
+        i.add_at(1, &m2);
         assert_eq!(i.vkinds, [ValueKind::Int, ValueKind::Float]);
     }
 

@@ -9,8 +9,14 @@
 //!
 //! A definition is written (and, with the write-ahead log, synced) before any sample that
 //! uses it. On open a torn tail is cut with one log line; a definition lost to damage in the
-//! middle becomes a placeholder (metric `_lost_series_<id>`, no labels) so later ids still
-//! line up, and is reported.
+//! middle is reported, and if stored data uses its id the store keeps that id as a
+//! placeholder (metric `_lost_series_<id>`, no labels) so no new series takes it.
+//!
+//! Ids need not be dense: when retention has deleted every sample of a series, the series
+//! leaves the index and the log is rewritten without it ([`SeriesLog::rewrite`]: a temporary
+//! file written whole, synced, renamed over the log), so the log does not grow with container
+//! churn; a later series may take the free id. When an id is defined more than once (a reused
+//! id whose old definition a crash kept), the last definition is the one in force.
 
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -49,6 +55,11 @@ impl SeriesLog {
     /// Opens (or creates) `dir/series.log`, returning the definitions in id order.
     pub(crate) fn open(dir: &Path) -> Result<(SeriesLog, Loaded)> {
         let path = dir.join("series.log");
+        // A rewrite that stopped before its rename: the log itself is whole.
+        let tmp = dir.join("series.log.tmp");
+        if tmp.exists() {
+            crate::store::remove(&tmp)?;
+        }
         let hl = record::header_len(0);
         let mut loaded = Loaded::default();
         let data = match fs::read(&path) {
@@ -147,7 +158,7 @@ impl SeriesLog {
                 len = off;
             }
         }
-        loaded.defs = dense(loaded.defs);
+        loaded.defs = last_of_each(loaded.defs);
         Ok((
             SeriesLog {
                 path,
@@ -188,19 +199,59 @@ impl SeriesLog {
     pub(crate) fn len(&self) -> u64 {
         self.len
     }
+
+    /// Replaces the log by one holding `defs` only: written to `series.log.tmp`, synced,
+    /// renamed over `series.log`, the directory synced. A crash leaves the old log or the new
+    /// one, whole. Returns the new length.
+    pub(crate) fn rewrite<'a>(
+        &mut self,
+        defs: impl Iterator<Item = (SeriesId, &'a SeriesMeta)>,
+    ) -> Result<u64> {
+        let dir = self.path.parent().unwrap_or(Path::new(".")).to_owned();
+        let tmp = dir.join("series.log.tmp");
+        let mut data = record::file_header(MAGIC, VERSION, &[]);
+        for (id, meta) in defs {
+            let s = record::begin(&mut data, kind::SERIES_DEF);
+            encode_def(id, meta, &mut data);
+            record::end(&mut data, s);
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, "create", e))?;
+        let written = file
+            .write_all_at(&data, 0)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io(&tmp, "write", e))
+            .and_then(|()| {
+                fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, "rename", e))
+            });
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
+        sync_dir(&dir)?;
+        // The renamed file is the log now (same inode); the old one is gone.
+        self.file = file;
+        self.len = data.len() as u64;
+        self.dirty = false;
+        Ok(self.len)
+    }
 }
 
-/// Definitions with ids 0..n in order: the first definition of each id wins, and missing ids
-/// (lost to damage) get placeholders.
-fn dense(mut defs: Vec<SeriesDef>) -> Vec<SeriesDef> {
+/// Definitions sorted by id, one per id: the last one written (a reused id's new series).
+fn last_of_each(mut defs: Vec<SeriesDef>) -> Vec<SeriesDef> {
+    // Stable: definitions of one id stay in file order.
     defs.sort_by_key(|d| d.id);
-    defs.dedup_by_key(|d| d.id);
-    let mut out = Vec::with_capacity(defs.len());
+    let mut out: Vec<SeriesDef> = Vec::with_capacity(defs.len());
     for d in defs {
-        while (out.len() as u64) < u64::from(d.id) {
-            out.push(placeholder(out.len() as SeriesId));
+        match out.last_mut() {
+            Some(last) if last.id == d.id => *last = d,
+            _ => out.push(d),
         }
-        out.push(d);
     }
     out
 }
@@ -234,7 +285,7 @@ mod tests {
     }
 
     #[test]
-    fn definitions_persist_and_damage_leaves_placeholders() {
+    fn definitions_persist_and_damage_is_reported_and_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, l) = SeriesLog::open(dir.path()).unwrap();
         assert!(l.defs.is_empty());
@@ -247,20 +298,64 @@ mod tests {
         let (_, l) = SeriesLog::open(dir.path()).unwrap();
         assert_eq!(l.defs.len(), 4);
         assert_eq!(l.defs[2].metric, "m2");
-        // Damage the second definition's payload: it becomes a placeholder, the rest stay.
+        // Damage the second definition's payload: it is reported and left out, the rest stay.
         let p = dir.path().join("series.log");
         let mut data = fs::read(&p).unwrap();
         data[ends[0] as usize + 14] ^= 0xff;
         fs::write(&p, &data).unwrap();
         let (_, l) = SeriesLog::open(dir.path()).unwrap();
         assert_eq!(l.problems.len(), 1, "{:?}", l.problems);
-        assert_eq!(l.defs[1].metric, "_lost_series_1");
-        assert_eq!(l.defs[3].metric, "m3");
+        let ids: Vec<u32> = l.defs.iter().map(|d| d.id).collect();
+        assert_eq!(
+            ids,
+            [0, 2, 3],
+            "the damaged definition is missing (the store decides)"
+        );
+        assert_eq!(l.defs[2].metric, "m3");
         // Tear the tail.
         data[ends[0] as usize + 14] ^= 0xff;
         data.truncate(ends[3] as usize - 2);
         fs::write(&p, &data).unwrap();
         let (_, l) = SeriesLog::open(dir.path()).unwrap();
         assert_eq!((l.defs.len(), l.cut.map(|c| c.0)), (3, Some(ends[2])));
+    }
+
+    #[test]
+    fn a_rewrite_keeps_only_the_given_definitions_and_later_ones_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _) = SeriesLog::open(dir.path()).unwrap();
+        let metas: Vec<SeriesMeta> = (0..50).map(meta).collect();
+        for (i, m) in metas.iter().enumerate() {
+            log.append(i as u32, m).unwrap();
+        }
+        let before = log.len();
+        let kept = [3usize, 17, 40];
+        let after = log
+            .rewrite(kept.iter().map(|&i| (i as u32, &metas[i])))
+            .unwrap();
+        assert!(after < before / 10, "{after} < {before}");
+        assert_eq!(
+            fs::metadata(dir.path().join("series.log")).unwrap().len(),
+            after
+        );
+        // Appends go on after the rewrite; a reused id's new definition wins.
+        log.append(17, &meta(99)).unwrap();
+        log.append(5, &meta(5)).unwrap();
+        drop(log);
+        // A rewrite that stopped before its rename left a temporary file: removed on open.
+        fs::write(dir.path().join("series.log.tmp"), b"partial").unwrap();
+        let (_, l) = SeriesLog::open(dir.path()).unwrap();
+        assert!(l.problems.is_empty() && l.cut.is_none(), "{l:?}");
+        let got: Vec<(u32, String)> = l.defs.iter().map(|d| (d.id, d.metric.clone())).collect();
+        assert_eq!(
+            got,
+            [
+                (3, "m3".to_owned()),
+                (5, "m5".to_owned()),
+                (17, "m99".to_owned()),
+                (40, "m40".to_owned())
+            ]
+        );
+        assert!(!dir.path().join("series.log.tmp").exists());
     }
 }

@@ -72,12 +72,22 @@ pub struct StoreStats {
     pub retention_last: Duration,
     /// Segments deleted by retention.
     pub segments_deleted: u64,
+    /// Series removed because retention deleted all their data.
+    pub series_removed: u64,
+    /// Times the series log was rewritten without removed series.
+    pub series_log_rewrites: u64,
+    /// Time the last removal of empty series took (included in `retention_last`).
+    pub series_sweep_last: Duration,
+    /// Bytes of the series log.
+    pub series_log_bytes: u64,
     /// Damaged records found (on open, on read, or by compaction).
     pub corrupt_records: u64,
     /// Torn tails cut on open.
     pub torn_tails_cut: u64,
     /// Write-ahead log syncs.
     pub syncs: u64,
+    /// Queries refused because they would return more points than the limit.
+    pub queries_refused: u64,
 }
 
 /// The live counters.
@@ -99,6 +109,10 @@ pub(crate) struct Counters {
     pub(crate) retention_runs: AtomicU64,
     pub(crate) retention_last_ns: AtomicU64,
     pub(crate) segments_deleted: AtomicU64,
+    pub(crate) series_removed: AtomicU64,
+    pub(crate) series_log_rewrites: AtomicU64,
+    pub(crate) series_sweep_last_ns: AtomicU64,
+    pub(crate) queries_refused: AtomicU64,
     pub(crate) corrupt_records: AtomicU64,
     pub(crate) torn_tails_cut: AtomicU64,
     pub(crate) syncs: AtomicU64,
@@ -139,6 +153,10 @@ impl Counters {
             retention_runs: g(&self.retention_runs),
             retention_last: Duration::from_nanos(g(&self.retention_last_ns)),
             segments_deleted: g(&self.segments_deleted),
+            series_removed: g(&self.series_removed),
+            series_log_rewrites: g(&self.series_log_rewrites),
+            series_sweep_last: Duration::from_nanos(g(&self.series_sweep_last_ns)),
+            queries_refused: g(&self.queries_refused),
             corrupt_records: g(&self.corrupt_records),
             torn_tails_cut: g(&self.torn_tails_cut),
             syncs: g(&self.syncs),

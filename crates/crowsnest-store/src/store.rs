@@ -4,7 +4,8 @@
 //! Locks, always taken in this order: `writer` (the head, the interner, the logs; held by
 //! `append` for one batch), then `index` or `catalog` (segments and frozen heads; held briefly
 //! to read or to publish). `flush` serialises writing frozen heads; `maintain` serialises
-//! maintenance. A query holds `writer` only while it copies the head chunks of its series.
+//! maintenance. A query holds `writer` only while it selects its series and copies their head
+//! chunks and the catalog (series ids are reused once retention removed a series).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -48,6 +49,8 @@ pub(crate) struct Writer {
     pub(crate) interner: Interner,
     pub(crate) series_log: SeriesLog,
     pub(crate) wal: Option<Wal>,
+    /// Ids of removed series, for new series to take; highest first (`pop` takes the lowest).
+    pub(crate) free: Vec<SeriesId>,
     /// Generation of the next log (and of `wal` while one is open, minus one).
     pub(crate) next_gen: u64,
     /// Time of the first sample of this head generation.
@@ -111,7 +114,12 @@ pub struct Store {
     index_over_budget: AtomicU64,
     /// The clock minute an early (budget) flush was last logged.
     budget_reported: AtomicU64,
+    /// The most points a query may return ([`Store::set_query_max_points`]).
+    pub(crate) query_max_points: AtomicU64,
 }
+
+/// The default bound of the points one query may return: about 24 MB of points in memory.
+pub const DEFAULT_QUERY_MAX_POINTS: u64 = 1_000_000;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -159,6 +167,7 @@ impl Store {
             next_seq: AtomicU64::new(next_seq),
             index_over_budget: AtomicU64::new(u64::MAX),
             budget_reported: AtomicU64::new(u64::MAX),
+            query_max_points: AtomicU64::new(DEFAULT_QUERY_MAX_POINTS),
         }
     }
 
@@ -349,13 +358,21 @@ impl Store {
         v
     }
 
-    /// Defines a new series: series log, interner, index.
+    /// Defines a new series (taking the lowest free id, if any): series log, interner, index.
     pub(crate) fn define(&self, w: &mut Writer, meta: SeriesMeta) -> Result<SeriesId> {
-        let id = w.interner.len() as SeriesId;
+        let id = match w.free.last() {
+            Some(&id) => id,
+            None => w.interner.slots() as SeriesId,
+        };
         w.series_log.append(id, &meta)?;
-        w.interner.add(&meta);
-        write(&self.index).push(meta);
+        if w.free.last() == Some(&id) {
+            w.free.pop();
+        }
+        w.interner.add_at(id, &meta);
+        write(&self.index).insert(id, meta);
         w.head.grow(id as usize + 1);
+        // A reused id starts afresh (its old series' data is all gone).
+        w.head.last_ts[id as usize] = i64::MIN;
         Ok(id)
     }
 
@@ -552,10 +569,11 @@ impl Store {
         let mut s = self.counters.snapshot();
         let (head_bytes, head_samples, writer_bytes, logs) = {
             let w = lock(&self.writer);
+            s.series_log_bytes = w.series_log.len();
             (
                 w.head.heap_bytes(),
                 w.head.samples(),
-                w.interner.heap_bytes(),
+                w.interner.heap_bytes() + w.free.capacity() * 4,
                 w.series_log.len() + w.wal.as_ref().map_or(0, Wal::len),
             )
         };
@@ -576,6 +594,33 @@ impl Store {
         s.head_samples = head_samples + frozen_samples;
         s.bytes_in_memory = (head_bytes + frozen_bytes + writer_bytes + index_bytes) as u64;
         s
+    }
+
+    /// Bounds the points one [`Store::query`] may return (default
+    /// [`DEFAULT_QUERY_MAX_POINTS`]); a query that would return more fails with
+    /// [`Error::QueryTooLarge`] instead of growing without bound. At least 1.
+    pub fn set_query_max_points(&self, max: u64) {
+        self.query_max_points.store(max.max(1), Relaxed);
+    }
+
+    /// The bound of the points one query may return.
+    pub fn query_max_points(&self) -> u64 {
+        self.query_max_points.load(Relaxed)
+    }
+
+    /// The time of the oldest sample stored (any level, the heads included), if any.
+    pub fn oldest(&self) -> Option<Timestamp> {
+        let w = lock(&self.writer);
+        let head = w.head.min_t();
+        let cat = read(&self.catalog);
+        let blocks = cat
+            .segs
+            .values()
+            .flat_map(|s| s.blocks.iter())
+            .filter(|b| b.header.samples > 0)
+            .map(|b| b.header.min_t);
+        let frozen = cat.frozen.iter().filter(|f| f.samples > 0).map(|f| f.min_t);
+        blocks.chain(frozen).chain(head).min().map(Timestamp)
     }
 
     /// The store's directory.

@@ -6,6 +6,7 @@
 //!
 //! Never a normal dependency of any crate.
 
+pub mod agent_image;
 pub mod docker;
 pub mod podman;
 pub mod promtool;

@@ -38,6 +38,9 @@ pub(crate) enum Command {
     /// aggregate to pods, namespaces, nodes and the cluster, serve Heapster's model API,
     /// metrics.k8s.io and Prometheus /metrics.
     Hub(crate::hub::HubArgs),
+    /// A terminal view of an agent or hub: containers by CPU, memory, network and I/O, with
+    /// sparklines; `--once` prints one plain table.
+    Top(crate::top::TopArgs),
 }
 
 /// `crowsnest agent` flags, as typed.
@@ -73,6 +76,12 @@ pub(crate) struct AgentArgs {
     /// Root of sysfs.
     #[arg(long, default_value = "/sys", value_name = "DIR")]
     sys_root: PathBuf,
+    /// Where the host's / is seen, for an agent in a container started like cAdvisor
+    /// (-v /:/rootfs:ro): per-pid files, the host's mount table and the machine id are read
+    /// under it (procfs at <rootfs>/proc when --proc-root is left at /proc). Default: /rootfs
+    /// when /rootfs/proc is a mounted procfs and the agent runs in a container, else /.
+    #[arg(long, value_name = "DIR")]
+    rootfs: Option<PathBuf>,
     /// Comma-separated files to read the machine id from (cAdvisor's --machine_id_file).
     #[arg(
         long,
@@ -124,6 +133,17 @@ pub(crate) struct AgentArgs {
         value_name = "ENDPOINT"
     )]
     crio: String,
+    /// containerd socket, for containerd containers' labels, images and pids (asked when
+    /// built with the `containerd` feature; empty, or without it: named from cgroup paths).
+    #[arg(
+        long,
+        default_value = "unix:///run/containerd/containerd.sock",
+        value_name = "ENDPOINT"
+    )]
+    containerd: String,
+    /// containerd namespace of the containers (k8s.io for Kubernetes, moby for Docker's).
+    #[arg(long, alias = "containerd_namespace", default_value = "k8s.io")]
+    containerd_namespace: String,
     /// Longest wait for one answer of a runtime socket; a runtime that does not answer is
     /// backed off from, and its containers keep their cgroup names meanwhile.
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
@@ -175,6 +195,23 @@ pub(crate) struct AgentArgs {
     /// KiB, MiB or GiB suffix).
     #[arg(long, default_value = "64MiB", value_parser = parse_bytes, value_name = "BYTES")]
     store_memory_limit: u64,
+    /// The most stored points (one value of one series) one request may read from the store:
+    /// /api/v1/query and the cAdvisor API's num_stats/start/end/count answer 422 past it.
+    #[arg(long, default_value_t = 1_000_000, value_name = "POINTS")]
+    query_max_points: u64,
+    /// How often each runtime container's writable layer and logs are walked for
+    /// container_fs_usage_bytes (one walk at a time, paced); 0 turns the walks off, as does
+    /// disabling the `disk` metric group.
+    #[arg(long, default_value = "1m", value_parser = duration::parse)]
+    disk_usage_interval: std::time::Duration,
+    /// Files and directories the filesystem usage walker visits per second, all walks
+    /// together (0: unpaced).
+    #[arg(long, default_value_t = 10_000, value_name = "ENTRIES")]
+    disk_usage_rate: u32,
+    /// Entries one container's walk may visit: a container with more is skipped (its usage
+    /// absent, the reason logged and counted in crowsnest_disk_usage_skipped_total).
+    #[arg(long, default_value_t = 500_000, value_name = "ENTRIES")]
+    disk_usage_max_entries: u64,
 }
 
 /// A size: plain bytes, or a number with a `KiB`, `MiB` or `GiB` suffix.
@@ -271,6 +308,17 @@ impl AgentArgs {
                 .collect(),
             ..Roots::default()
         };
+        let rootfs = self
+            .rootfs
+            .clone()
+            .unwrap_or_else(crowsnest_collect::detect_rootfs);
+        if !rootfs.is_absolute() {
+            bail!("--rootfs {} must be an absolute path", rootfs.display());
+        }
+        let roots = roots.with_rootfs(&rootfs);
+        if rootfs != std::path::Path::new("/") {
+            tracing::info!(rootfs = %rootfs.display(), proc = %roots.proc.display(), "reading the host under a rootfs");
+        }
         let endpoint = |flag: &str, text: &str| {
             parse_endpoint(text).with_context(|| format!("--{flag} {text:?}"))
         };
@@ -278,6 +326,8 @@ impl AgentArgs {
             docker: endpoint("docker", &self.docker)?,
             podman: endpoint("podman", &self.podman)?,
             crio: endpoint("crio", &self.crio)?,
+            containerd: endpoint("containerd", &self.containerd)?,
+            containerd_namespace: self.containerd_namespace.trim().to_owned(),
             timeout: self.runtime_timeout,
             env_allowlist: list(&self.env_metadata_allowlist),
             docker_only: self.docker_only,
@@ -285,6 +335,9 @@ impl AgentArgs {
         };
         if runtime.timeout.is_zero() {
             bail!("--runtime-timeout must be more than 0");
+        }
+        if runtime.containerd_namespace.is_empty() {
+            bail!("--containerd-namespace must not be empty");
         }
         let label_allowlist = list(&self.container_labels_allowlist);
         // cAdvisor reads its allow-list only with --store_container_labels=false; here the
@@ -326,6 +379,13 @@ impl AgentArgs {
             store_dir,
             retention: self.retention,
             store_memory_limit: self.store_memory_limit,
+            query_max_points: self.query_max_points.max(1),
+            disk_usage_interval: self.disk_usage_interval,
+            disk_usage_budget: crowsnest_collect::du::Budget {
+                entries_per_sec: self.disk_usage_rate,
+                max_entries: self.disk_usage_max_entries,
+                ..crowsnest_collect::du::Budget::default()
+            },
         })
     }
 }
@@ -400,6 +460,38 @@ mod tests {
     }
 
     #[test]
+    fn containerd_and_disk_usage_flags() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.runtime.containerd,
+            Some(PathBuf::from("/run/containerd/containerd.sock"))
+        );
+        assert_eq!(c.runtime.containerd_namespace, "k8s.io");
+        assert_eq!(c.disk_usage_interval, std::time::Duration::from_secs(60));
+        assert_eq!(c.disk_usage_budget.entries_per_sec, 10_000);
+        assert_eq!(c.disk_usage_budget.max_entries, 500_000);
+        let c = parse(&[
+            "--containerd=/var/run/docker/containerd/containerd.sock",
+            "--containerd_namespace=moby",
+            "--disk-usage-interval=0",
+            "--disk-usage-rate=500",
+            "--disk-usage-max-entries=1000",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.runtime.containerd,
+            Some(PathBuf::from("/var/run/docker/containerd/containerd.sock"))
+        );
+        assert_eq!(c.runtime.containerd_namespace, "moby");
+        assert!(c.disk_usage_interval.is_zero(), "0 turns the walks off");
+        assert_eq!(c.disk_usage_budget.entries_per_sec, 500);
+        assert_eq!(c.disk_usage_budget.max_entries, 1000);
+        let c = parse(&["--containerd=", "--containerd-namespace=k8s.io"]).unwrap();
+        assert_eq!(c.runtime.containerd, None);
+        assert!(parse(&["--containerd-namespace= "]).is_err());
+    }
+
+    #[test]
     fn runtime_flags_and_their_cadvisor_spellings() {
         let c = parse(&[
             "--docker=unix:///tmp/d.sock",
@@ -450,6 +542,9 @@ mod tests {
         assert_eq!(c.store_dir, Some(PathBuf::from("/var/lib/crowsnest")));
         assert_eq!(c.retention, std::time::Duration::from_secs(7 * 24 * 3600));
         assert_eq!(c.store_memory_limit, 64 << 20);
+        assert_eq!(c.query_max_points, 1_000_000);
+        let c5 = parse(&["--query-max-points=5000"]).unwrap();
+        assert_eq!(c5.query_max_points, 5000);
         let s = c.store_config().unwrap();
         assert_eq!(s.raw_retention, std::time::Duration::from_secs(120));
         assert_eq!(format!("{:?}", s.sync), "Interval(1s)");
@@ -518,5 +613,23 @@ mod tests {
         assert!(e.contains("--storage-duration"), "{e}");
         let e = format!("{:#}", parse(&["--url-base-prefix=monitor"]).unwrap_err());
         assert!(e.contains("must start with /"), "{e}");
+    }
+
+    #[test]
+    fn rootfs_moves_procfs_and_the_machine_id() {
+        let c = parse(&["--rootfs=/rootfs"]).unwrap();
+        assert_eq!(c.roots.rootfs, PathBuf::from("/rootfs"));
+        assert_eq!(c.roots.proc, PathBuf::from("/rootfs/proc"));
+        assert_eq!(
+            c.roots.machine_id_files[0],
+            PathBuf::from("/rootfs/etc/machine-id")
+        );
+        assert_eq!(c.roots.cgroup, PathBuf::from("/sys/fs/cgroup"));
+        let c = parse(&["--rootfs=/rootfs", "--proc-root=/host/proc"]).unwrap();
+        assert_eq!(c.roots.proc, PathBuf::from("/host/proc"));
+        let c = parse(&["--rootfs=/"]).unwrap();
+        assert_eq!(c.roots, Roots::default());
+        let e = format!("{:#}", parse(&["--rootfs=rootfs"]).unwrap_err());
+        assert!(e.contains("--rootfs"), "{e}");
     }
 }

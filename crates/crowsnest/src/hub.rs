@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use crowsnest_hub::config::default_scrape_timeout;
-use crowsnest_hub::{HubConfig, NodeAddr, SourceSpec};
+use crowsnest_hub::{HubConfig, ModelBackend, NodeAddr, SourceSpec};
 
 use crate::duration;
 
@@ -25,7 +25,9 @@ pub(crate) struct HubArgs {
     #[arg(long = "listen-ip", alias = "listen_ip", value_name = "IP")]
     listen_ip: Option<String>,
     /// Where nodes come from, Heapster's syntax (repeatable), e.g.
-    /// cadvisor:external?hostsFile=/var/run/heapster/hosts&cadvisorPort=8080.
+    /// cadvisor:external?hostsFile=/var/run/heapster/hosts&cadvisorPort=8080, or
+    /// kubernetes:https://apiserver?inClusterConfig=false&auth=KUBECONFIG (the agents on the
+    /// nodes; useKubeletSummary=true or kubernetes.summary_api: for the kubelets' Summary API).
     #[arg(long, value_name = "URI")]
     source: Vec<String>,
     /// Heapster's hosts file, {"items":[{"name":"hostA","ip":"10.0.0.4"}]} (the old flag;
@@ -59,6 +61,14 @@ pub(crate) struct HubArgs {
     /// The model's hard memory budget (bytes, or with K, M, G, Ki, Mi, Gi).
     #[arg(long, default_value = "256Mi", value_parser = parse_bytes)]
     model_memory_limit: u64,
+    /// Where the model keeps its series: store (the embedded store: history on disk, a bounded
+    /// head in memory) or memory (everything in memory).
+    #[arg(long, default_value = "store", value_name = "store|memory")]
+    model_store: ModelBackend,
+    /// The embedded store's directory for the model (default: a temporary directory removed
+    /// when the hub stops; a directory given here keeps the model across restarts).
+    #[arg(long, value_name = "DIR")]
+    model_dir: Option<PathBuf>,
     /// How often hosts files are checked for changes.
     #[arg(long, default_value = "2s", value_parser = duration::parse)]
     hosts_poll_interval: Duration,
@@ -158,7 +168,8 @@ impl HubArgs {
         if sources.is_empty() {
             bail!(
                 "no nodes to scrape: give --node NAME=HOST:PORT, \
-                 --source=cadvisor:external?hostsFile=PATH or --external-hosts-file PATH"
+                 --source=cadvisor:external?hostsFile=PATH, --external-hosts-file PATH \
+                 or --source=kubernetes:https://APISERVER"
             );
         }
         let mut config = HubConfig::new(listen, sources);
@@ -166,6 +177,11 @@ impl HubArgs {
         config.scrape_timeout = scrape_timeout;
         config.retention = self.retention;
         config.model_memory_limit = self.model_memory_limit;
+        if self.model_dir.is_some() && self.model_store == ModelBackend::Memory {
+            bail!("--model-dir is for --model-store=store");
+        }
+        config.model_store = self.model_store;
+        config.model_dir = self.model_dir;
         let (sinks, sink_queue_dir) = self.sinks.into_specs()?;
         config.sinks = sinks;
         config.sink_queue_dir = sink_queue_dir;
@@ -200,6 +216,8 @@ mod tests {
         assert_eq!(c.retention, Duration::from_secs(900));
         assert_eq!(c.scrape_timeout, Duration::from_millis(7500));
         assert_eq!(c.model_memory_limit, 256 << 20);
+        assert_eq!(c.model_store, ModelBackend::Store);
+        assert_eq!(c.model_dir, None);
         let SourceSpec::Static(n) = &c.sources[0] else {
             panic!("a static list")
         };
@@ -237,6 +255,25 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_sources_and_the_model_store() {
+        let c = parse(&[
+            "--source=kubernetes.summary_api:https://k8s:6443?kubeletPort=10250&kubeletHttps=true",
+            "--model-store=memory",
+            "--agent-port=9100",
+        ])
+        .unwrap();
+        let SourceSpec::Kubernetes(k) = &c.sources[0] else {
+            panic!("a Kubernetes source")
+        };
+        assert!(k.summary && k.kubelet_https && k.in_cluster);
+        assert_eq!((k.kubelet_port, k.agent_port), (10250, 9100));
+        assert_eq!(k.server.as_deref(), Some("https://k8s:6443"));
+        assert_eq!(c.model_store, ModelBackend::Memory);
+        let c = parse(&["--node", "a=b", "--model-dir=/var/lib/crowsnest/model"]).unwrap();
+        assert_eq!(c.model_dir, Some(PathBuf::from("/var/lib/crowsnest/model")));
+    }
+
+    #[test]
     fn rejects_bad_input_with_the_flag_named() {
         for (args, want) in [
             (&[][..], "no nodes to scrape"),
@@ -248,8 +285,16 @@ mod tests {
                 "--scrape-timeout",
             ),
             (
-                &["--source=kubernetes:https://k8s"][..],
-                "not supported yet",
+                &["--source=kubernetes:https://k8s?kubeletPrt=1"][..],
+                "unknown option \"kubeletPrt\"",
+            ),
+            (
+                &["--node", "a=b", "--model-store=disk"][..],
+                "--model-store",
+            ),
+            (
+                &["--node", "a=b", "--model-store=memory", "--model-dir=/x"][..],
+                "--model-dir",
             ),
             (&["--node", "a=b", "--listen=x"][..], "--listen"),
         ] {

@@ -5,6 +5,7 @@ mod cli;
 mod duration;
 mod hub;
 mod sink_args;
+mod top;
 
 use anyhow::Context;
 use clap::Parser;
@@ -41,6 +42,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(crowsnest_hub::run(config, shutdown_signal()))?;
             Ok(())
         }
+        cli::Command::Top(args) => top::run(args),
     }
 }
 

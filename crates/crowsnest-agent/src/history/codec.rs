@@ -33,8 +33,9 @@ use std::collections::BTreeMap;
 
 use crowsnest_core::Timestamp;
 use crowsnest_core::model::{
-    ContainerStats, CpuCfs, CpuStats, CpuUsage, DiskIoStats, FsStats, InterfaceStats, MemoryEvents,
-    MemoryFaults, MemoryStats, NetworkStats, PerDiskStats, ProcessStats, PsiData, PsiStats,
+    ContainerStats, CpuCfs, CpuStats, CpuUsage, DiskIoStats, FsStats, Health, InterfaceStats,
+    MemoryEvents, MemoryFaults, MemoryStats, NetworkStats, PerDiskStats, ProcessStats, PsiData,
+    PsiStats,
 };
 
 /// Strings common enough to be written as a one-byte index (blkio operation kinds, the usual
@@ -390,8 +391,9 @@ macro_rules! codec_structs {
 
 codec_structs! {
     ContainerStats {
-        cpu, diskio, memory, network, filesystem, processes, oom_events
+        cpu, diskio, memory, network, filesystem, processes, oom_events, health
     } skip { timestamp };
+    Health { status };
     CpuStats { usage, cfs, psi };
     CpuUsage { total, per_cpu_usage, user, system };
     CpuCfs { periods, throttled_periods, throttled_time, bursts_periods, burst_time };
@@ -410,7 +412,9 @@ codec_structs! {
         name, rx_bytes, rx_packets, rx_errors, rx_dropped,
         tx_bytes, tx_packets, tx_errors, tx_dropped,
     };
-    FsStats { device, fs_type, capacity, usage, available, has_inodes, inodes, inodes_free };
+    FsStats {
+        device, fs_type, capacity, usage, base_usage, available, has_inodes, inodes, inodes_free,
+    };
     ProcessStats { process_count, fd_count, socket_count, threads_current, threads_max };
 }
 

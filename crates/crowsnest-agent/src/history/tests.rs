@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crowsnest_core::Timestamp;
 use crowsnest_core::model::{
-    ContainerStats, CpuCfs, CpuStats, CpuUsage, DiskIoStats, FsStats, InterfaceStats, MemoryEvents,
-    MemoryFaults, MemoryStats, NetworkStats, PerDiskStats, ProcessStats, PsiData, PsiStats,
+    ContainerStats, CpuCfs, CpuStats, CpuUsage, DiskIoStats, FsStats, Health, InterfaceStats,
+    MemoryEvents, MemoryFaults, MemoryStats, NetworkStats, PerDiskStats, ProcessStats, PsiData,
+    PsiStats,
 };
 use proptest::prelude::*;
 
@@ -122,6 +123,7 @@ impl Distinct {
             fs_type: self.s("fs"),
             capacity: self.n(),
             usage: self.n(),
+            base_usage: self.some(),
             available: self.n(),
             has_inodes: true,
             inodes: self.some(),
@@ -200,6 +202,9 @@ fn full(seed: u64) -> ContainerStats {
             threads_max: d.some(),
         }),
         oom_events: d.some(),
+        health: Some(Health {
+            status: d.s("healthy"),
+        }),
     }
 }
 
@@ -468,6 +473,7 @@ fn sleeping(i: u64, ts: i64) -> ContainerStats {
             threads_max: Some(0),
         }),
         oom_events: Some(0),
+        health: None,
     }
 }
 

@@ -2,11 +2,14 @@
 //!
 //! Client mistakes are 4xx with a JSON body `{"error": "..."}` naming what was wrong. Unlike
 //! cAdvisor, which answers 500 to every failure, an unknown container is a 404 and a bad
-//! option a 400. The two listings cAdvisor answers with 400 and plain text (`/api` and
+//! option a 400; a request for more stored samples than `--query-max-points` allows is a
+//! 422. The two listings cAdvisor answers with 400 and plain text (`/api` and
 //! `/api/<version>`) keep that shape.
 
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+
+use crate::history::HistoryError;
 
 /// A failed API request.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,12 @@ pub(crate) enum ApiError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// Older samples could not be read from the store, or would be too many.
+    #[error(transparent)]
+    History(#[from] crate::history::HistoryError),
+    /// The request's handler failed (a bug).
+    #[error("the request failed: {0}")]
+    Panicked(String),
     /// The answer could not be encoded (a bug).
     #[error("cannot encode the response: {0}")]
     Encode(#[from] serde_json::Error),
@@ -67,7 +76,10 @@ impl ApiError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::UnknownContainer(_) => StatusCode::NOT_FOUND,
-            ApiError::Encode(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::History(HistoryError::TooLarge { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Encode(_) | ApiError::History(_) | ApiError::Panicked(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }

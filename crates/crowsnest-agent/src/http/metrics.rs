@@ -83,6 +83,7 @@ pub(crate) fn render(shared: &Shared, namespace: Option<&str>) -> String {
     let own = self_view(own, &per_container, &pass, containers);
     let mut out = String::new();
     prometheus::encode_scrape(&mut out, &input, &own);
+    shared.self_metrics().disk_usage.encode(&mut out);
     if let Some(sinks) = shared.sinks() {
         encode_sink_metrics(&mut out, &sinks.stats());
     }

@@ -14,8 +14,10 @@
 //! The answer is `{"metric", "kind", "unit", "start", "end", "step", "agg", "series":
 //! [{"labels": {...}, "points": [[unix_ms, value], ...]}]}`, times in unix milliseconds and
 //! `step` in seconds (`null` without one); a series whose data could not all be read also
-//! lists `warnings` naming the damaged parts. A bad parameter is a 400 naming it; without a store
-//! every request is a 404 saying so. The query runs on the blocking pool.
+//! lists `warnings` naming the damaged parts. A bad parameter is a 400 naming it; a query that
+//! would return more than `--query-max-points` points (default 1,000,000) is a 422 naming that
+//! bound (the store stops reading there, so memory stays bounded); without a store every
+//! request is a 404 saying so. The query runs on the blocking pool.
 //!
 //! This module also renders the store's self-metrics for `/metrics` ([`encode_store_metrics`]).
 
@@ -56,6 +58,14 @@ pub(crate) async fn handler(
     let result = tokio::task::spawn_blocking(move || store.query(&q)).await;
     let series = match result {
         Ok(Ok(series)) => series,
+        Ok(Err(crowsnest_store::Error::QueryTooLarge { limit })) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "the query would return more than {limit} points (--query-max-points); ask for a shorter start/end range, a coarser step or one container"
+                ),
+            );
+        }
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("query: {e}")),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("query: {e}")),
     };
@@ -200,58 +210,164 @@ fn parse_duration(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(total).ok()
 }
 
-/// The store's counters: `crowsnest_store_*`.
+/// The store's self-metrics: `crowsnest_store_*` (series, samples ingested and dropped by
+/// reason, bytes on disk by kind and in memory, compaction and retention counts and timings,
+/// series removed, queries refused, damage found).
 pub(crate) fn encode_store_metrics(out: &mut String, s: &StoreStats) {
-    type Field = fn(&StoreStats) -> u64;
-    let metrics: [(&str, &str, MetricType, Field); 6] = [
+    use MetricType::{Counter, Gauge};
+    let secs = |d: Duration| d.as_secs_f64();
+    let metrics: [(&str, &str, MetricType, f64); 21] = [
         (
             "crowsnest_store_series",
             "Series known to the store.",
-            MetricType::Gauge,
-            |s| s.series,
-        ),
-        (
-            "crowsnest_store_samples_ingested_total",
-            "Samples the store accepted since it was opened.",
-            MetricType::Counter,
-            |s| s.samples_ingested,
+            Gauge,
+            s.series as f64,
         ),
         (
             "crowsnest_store_bytes_on_disk",
             "Bytes of the store's segments and logs.",
-            MetricType::Gauge,
-            |s| s.bytes_on_disk,
+            Gauge,
+            s.bytes_on_disk as f64,
+        ),
+        (
+            "crowsnest_store_samples_ingested_total",
+            "Samples the store accepted since it was opened.",
+            Counter,
+            s.samples_ingested as f64,
         ),
         (
             "crowsnest_store_bytes_in_memory",
             "Approximate heap bytes of the store (head and index).",
-            MetricType::Gauge,
-            |s| s.bytes_in_memory,
+            Gauge,
+            s.bytes_in_memory as f64,
+        ),
+        (
+            "crowsnest_store_head_bytes",
+            "Heap bytes of samples not yet written to a segment.",
+            Gauge,
+            s.head_bytes as f64,
+        ),
+        (
+            "crowsnest_store_head_samples",
+            "Samples not yet written to a segment.",
+            Gauge,
+            s.head_samples as f64,
         ),
         (
             "crowsnest_store_blocks_flushed_total",
             "Blocks the store wrote from its head.",
-            MetricType::Counter,
-            |s| s.blocks_flushed,
+            Counter,
+            s.blocks_flushed as f64,
+        ),
+        (
+            "crowsnest_store_budget_flushes_total",
+            "Heads written out early because the memory limit was reached.",
+            Counter,
+            s.budget_flushes as f64,
+        ),
+        (
+            "crowsnest_store_compactions_total",
+            "Segments compacted (raw windows rolled up included).",
+            Counter,
+            s.compactions as f64,
+        ),
+        (
+            "crowsnest_store_compaction_seconds_total",
+            "Time spent compacting and rolling up.",
+            Counter,
+            secs(s.compaction_time),
+        ),
+        (
+            "crowsnest_store_compaction_last_seconds",
+            "Time the last compaction took.",
+            Gauge,
+            secs(s.compaction_last),
+        ),
+        (
+            "crowsnest_store_retention_runs_total",
+            "Retention passes.",
+            Counter,
+            s.retention_runs as f64,
+        ),
+        (
+            "crowsnest_store_retention_last_seconds",
+            "Time the last retention pass took (removing empty series included).",
+            Gauge,
+            secs(s.retention_last),
+        ),
+        (
+            "crowsnest_store_segments_deleted_total",
+            "Segment files deleted by retention.",
+            Counter,
+            s.segments_deleted as f64,
+        ),
+        (
+            "crowsnest_store_series_removed_total",
+            "Series removed because retention deleted all their data.",
+            Counter,
+            s.series_removed as f64,
+        ),
+        (
+            "crowsnest_store_series_log_rewrites_total",
+            "Times the series log was rewritten without removed series.",
+            Counter,
+            s.series_log_rewrites as f64,
+        ),
+        (
+            "crowsnest_store_queries_refused_total",
+            "Queries refused because they would return more points than --query-max-points.",
+            Counter,
+            s.queries_refused as f64,
         ),
         (
             "crowsnest_store_corrupt_records_total",
             "Damaged records the store found.",
-            MetricType::Counter,
-            |s| s.corrupt_records,
+            Counter,
+            s.corrupt_records as f64,
+        ),
+        (
+            "crowsnest_store_torn_tails_cut_total",
+            "Torn file tails cut when the store was opened.",
+            Counter,
+            s.torn_tails_cut as f64,
+        ),
+        (
+            "crowsnest_store_syncs_total",
+            "Write-ahead log syncs.",
+            Counter,
+            s.syncs as f64,
+        ),
+        (
+            "crowsnest_store_budget_exceeded_by_index_total",
+            "Times the series index alone exceeded the memory limit.",
+            Counter,
+            s.budget_exceeded_by_index as f64,
         ),
     ];
-    for (name, help, ty, field) in metrics {
+    for (name, help, ty, value) in metrics {
         write_header(out, name, help, ty);
-        write_sample(out, name, &[], field(s) as f64, None);
+        write_sample(out, name, &[], value, None);
     }
-    let name = "crowsnest_store_dropped_samples_total";
+    let name = "crowsnest_store_file_bytes";
     write_header(
         out,
         name,
-        "Samples the store dropped, by reason.",
-        MetricType::Counter,
+        "Bytes of the store's files by kind (they add up to crowsnest_store_bytes_on_disk).",
+        Gauge,
     );
+    let wal = s
+        .bytes_on_disk
+        .saturating_sub(s.bytes_on_disk_raw + s.bytes_on_disk_rollups + s.series_log_bytes);
+    for (kind, n) in [
+        ("raw", s.bytes_on_disk_raw),
+        ("rollups", s.bytes_on_disk_rollups),
+        ("series_log", s.series_log_bytes),
+        ("wal", wal),
+    ] {
+        write_sample(out, name, &[("kind", kind)], n as f64, None);
+    }
+    let name = "crowsnest_store_dropped_samples_total";
+    write_header(out, name, "Samples the store dropped, by reason.", Counter);
     let d = &s.dropped;
     for (reason, n) in [
         ("out_of_order", d.out_of_order),

@@ -8,8 +8,9 @@
 //!   `docker` namespace, or of the one whose id or alias is (or, uniquely, starts with) the
 //!   argument.
 //!
-//! Options (`num_stats`, `start`, `end`) are described in [`super::options`]. cAdvisor's
-//! v1.3 `events` is not served.
+//! Options (`num_stats`, `start`, `end`) are described in [`super::options`]; samples older
+//! than the in-memory history come from the store (see [`crate::history`]). cAdvisor's v1.3
+//! `events` is not served.
 
 use std::collections::BTreeMap;
 
@@ -18,7 +19,7 @@ use crowsnest_core::model::ContainerInfo;
 
 use crate::http::error::ApiError;
 use crate::http::{ApiRequest, Version, json, options, runtime_lookup, runtime_names};
-use crate::state::{AgentState, Shared, StatsQuery};
+use crate::state::Shared;
 
 /// Answers a v1.x request.
 pub(crate) fn handle(shared: &Shared, req: &ApiRequest<'_>) -> Result<Response, ApiError> {
@@ -29,12 +30,22 @@ pub(crate) fn handle(shared: &Shared, req: &ApiRequest<'_>) -> Result<Response, 
         }
         "containers" => {
             let query = options::v1_query(req.body, req.query)?;
-            let info = shared.read().info(&req.name, &query);
+            let info = shared.info(&req.name, &query)?;
             json(&info.ok_or_else(|| ApiError::UnknownContainer(req.name.clone()))?)
         }
         "subcontainers" if req.version >= Version::V1_1 => {
             let query = options::v1_query(req.body, req.query)?;
-            let infos = subcontainers(&shared.read(), &req.name, &query);
+            let names: Vec<String> = shared
+                .read()
+                .names_under(&req.name, true)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            let infos: Vec<ContainerInfo> = shared
+                .infos(&names, &query, true)?
+                .into_iter()
+                .map(|(_, i)| i)
+                .collect();
             if infos.is_empty() {
                 return Err(ApiError::UnknownContainer(req.name.clone()));
             }
@@ -43,9 +54,9 @@ pub(crate) fn handle(shared: &Shared, req: &ApiRequest<'_>) -> Result<Response, 
         "docker" if req.version >= Version::V1_2 => {
             let query = options::v1_query(req.body, req.query)?;
             let ids: Vec<&str> = req.args.split('/').filter(|p| !p.is_empty()).collect();
-            let infos = {
+            let names = {
                 let st = shared.read();
-                let names = match ids.as_slice() {
+                match ids.as_slice() {
                     [] => runtime_names(&st, "docker"),
                     [id] => vec![runtime_lookup(&st, "docker", id)?],
                     _ => {
@@ -54,31 +65,12 @@ pub(crate) fn handle(shared: &Shared, req: &ApiRequest<'_>) -> Result<Response, 
                             reason: "expected one Docker id or name",
                         });
                     }
-                };
-                infos_by_name(&st, &names, &query)
+                }
             };
+            let infos: BTreeMap<String, ContainerInfo> =
+                shared.infos(&names, &query, true)?.into_iter().collect();
             json(&infos)
         }
         other => Err(req.version.unknown_type(other)),
     }
-}
-
-/// `ContainerInfo` of `name` and all its descendants, in name order.
-fn subcontainers(st: &AgentState, name: &str, query: &StatsQuery) -> Vec<ContainerInfo> {
-    st.names_under(name, true)
-        .into_iter()
-        .filter_map(|n| st.info(n, query))
-        .collect()
-}
-
-/// Map name → `ContainerInfo` of the given containers.
-fn infos_by_name(
-    st: &AgentState,
-    names: &[String],
-    query: &StatsQuery,
-) -> BTreeMap<String, ContainerInfo> {
-    names
-        .iter()
-        .filter_map(|n| Some((n.clone(), st.info(n, query)?)))
-        .collect()
 }

@@ -15,18 +15,22 @@
 //! an id or alias (or a unique prefix of one) of a container in that runtime namespace, and
 //! `recursive=true` is only allowed for `/`, meaning every container of the runtime (the
 //! manager sets the namespace once the runtime has answered; see `crate::runtime`). `count`
-//! selects the newest samples (default 64, -1 all).
+//! selects the newest samples (default 64, -1 all); samples older than the in-memory history
+//! come from the store (see [`crate::history`]), and `summary` reads the store for the last
+//! minute when the in-memory history is shorter (after a restart).
 //! cAdvisor's `storage`, `ps`, `events` and `appmetrics` are not served.
 
 use std::collections::BTreeMap;
 
 use axum::response::Response;
+use crowsnest_core::Timestamp;
+use crowsnest_core::model::ContainerInfo;
 use crowsnest_formats::v2 as convert;
 
 use crate::http::error::ApiError;
 use crate::http::options::{self, V2Options};
 use crate::http::{ApiRequest, Version, json, runtime_lookup, runtime_names};
-use crate::state::{AgentState, Container, Shared};
+use crate::state::{AgentState, Container, Shared, StatsQuery};
 
 /// Answers a v2.x request.
 pub(crate) fn handle(shared: &Shared, req: &ApiRequest<'_>) -> Result<Response, ApiError> {
@@ -54,40 +58,67 @@ pub(crate) fn handle(shared: &Shared, req: &ApiRequest<'_>) -> Result<Response, 
             json(&specs)
         }
         "summary" => {
-            let summaries = per_container(&shared.read(), &req.name, &opts, |_, c| {
-                convert::derived_stats(&c.spec, &c.history.query(None, None, None))
-            })?;
+            // The ring, and when it holds less than the minute the figures are over (after a
+            // restart), the store for the rest of that minute: whole again at once.
+            let from = shared.store().map(|s| s.now().add_nanos(-SUMMARY_REACH_NS));
+            let infos = samples(shared, &req.name, &opts, None, from)?;
+            let summaries: BTreeMap<String, _> = infos
+                .into_iter()
+                .filter_map(|(n, i)| Some((n, convert::derived_stats(&i.spec, &i.stats)?)))
+                .collect();
             json(&summaries)
         }
         "stats" if req.version == Version::V2_0 => {
-            let stats = per_container(&shared.read(), &req.name, &opts, |_, c| {
-                Some(convert::deprecated_stats(
-                    &c.spec,
-                    &c.history.query(None, None, opts.count),
-                ))
-            })?;
+            let infos = samples(shared, &req.name, &opts, opts.count, None)?;
+            let stats: BTreeMap<String, _> = infos
+                .into_iter()
+                .map(|(n, i)| (n, convert::deprecated_stats(&i.spec, &i.stats)))
+                .collect();
             json(&stats)
         }
         "stats" => {
-            let infos = per_container(&shared.read(), &req.name, &opts, |name, c| {
-                let stats = c.history.query(None, None, opts.count);
-                (name != "/").then(|| convert::container_info(&c.reference, &c.spec, &stats))
-            })?;
-            json(&infos)
+            let infos = samples(shared, &req.name, &opts, opts.count, None)?;
+            let stats: BTreeMap<String, _> = infos
+                .into_iter()
+                .filter(|(n, _)| n != "/")
+                .map(|(n, i)| (n, convert::container_info(&i.reference, &i.spec, &i.stats)))
+                .collect();
+            json(&stats)
         }
         "machinestats" if req.version >= Version::V2_1 => {
-            let stats = {
-                let st = shared.read();
-                let root = st
-                    .containers
-                    .get("/")
-                    .ok_or_else(|| ApiError::UnknownContainer("/".into()))?;
-                convert::machine_stats(&root.spec, &root.history.query(None, None, opts.count))
+            let query = StatsQuery {
+                max: opts.count,
+                ..StatsQuery::default()
             };
-            json(&stats)
+            let (_, root) = shared
+                .infos(&["/".to_owned()], &query, false)?
+                .pop()
+                .ok_or_else(|| ApiError::UnknownContainer("/".into()))?;
+            json(&convert::machine_stats(&root.spec, &root.stats))
         }
         other => Err(req.version.unknown_type(other)),
     }
+}
+
+/// How far back the store fills a `summary`: the minute its figures are over, and a second
+/// (a ring that covers this never reads the store).
+const SUMMARY_REACH_NS: i64 = 61_000_000_000;
+
+/// `(name, ContainerInfo)` of the requested containers with up to `max` of their newest
+/// samples, the store filling in older ones (no further back than `store_from`).
+fn samples(
+    shared: &Shared,
+    name: &str,
+    opts: &V2Options,
+    max: Option<usize>,
+    store_from: Option<Timestamp>,
+) -> Result<Vec<(String, ContainerInfo)>, ApiError> {
+    let names = requested(&shared.read(), name, opts)?;
+    let query = StatsQuery {
+        max,
+        ..StatsQuery::default()
+    };
+    Ok(shared.infos_reaching(&names, &query, false, store_from)?)
 }
 
 /// The names a v2 request selects (see the module docs).

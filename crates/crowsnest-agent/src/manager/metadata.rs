@@ -66,6 +66,7 @@ impl Manager {
             }
         }
         self.updates = updates;
+        self.apply_disk_usage();
     }
 
     fn apply_metadata(
@@ -108,7 +109,9 @@ impl Manager {
             self.net.let_go(name, &mut t.net);
         }
         let reference = meta.reference(name);
+        let storage = meta.storage.clone();
         t.meta = Some(meta);
+        self.track_disk_usage(name, &storage);
         let meta = self.tracked.get(name).and_then(|t| t.meta.as_ref());
         let spec = self
             .shared

@@ -103,6 +103,7 @@ fn root_sample(i: u64) -> ContainerStats {
             fs_type: "ext4".into(),
             capacity: 100_000,
             usage: 40_000,
+            base_usage: None,
             available: 60_000,
             has_inodes: true,
             inodes: Some(1_000),
@@ -455,18 +456,17 @@ async fn url_base_prefix_moves_every_route() {
         (r.status, r.text()),
         (StatusCode::OK, "\"0.1.0\"".to_owned())
     );
-    for uri in [
-        "/healthz",
-        "/api/v2.0/version",
-        "/monitorx/healthz",
-        "/monitor",
-    ] {
+    for uri in ["/healthz", "/api/v2.0/version", "/monitorx/healthz"] {
         assert_eq!(
             send(&app, "GET", uri, "").await.status,
             StatusCode::NOT_FOUND,
             "{uri}"
         );
     }
+    // The bare prefix is the web UI's root, which fixes its base itself.
+    let r = send(&app, "GET", "/monitor", "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("<base"), "{}", r.text());
     // Prefixes axum would refuse as routes are fine here.
     let app = router(Shared::new(state()), "/{odd}/:x/*y");
     assert_eq!(

@@ -12,3 +12,4 @@ mod netns;
 mod podman;
 mod real_cgroups;
 mod store;
+mod store_history;

@@ -2,15 +2,21 @@
 //! `<id>` directory (cgroupfs driver, e.g. `/kubepods/<qos>/pod<uid>/<id>`; cAdvisor's rule:
 //! a base name of 64 hex digits).
 //!
-//! containerd's own API is gRPC; crowsnest does not speak it (no protoc in the build), so a
-//! containerd container is named from its path: id, aliases `[<id>, <cgroup name>]` as
-//! cAdvisor's containerd handler, and the pod uid from the `/kubepods/...` path as the
-//! `io.kubernetes.pod.uid` label. A bare `<id>` may be Docker's (a `--cgroup-parent`, or
-//! Kubernetes through cri-dockerd): when Docker is configured it is asked first, and the
-//! container is Docker's when Docker knows it.
+//! containerd's own API is gRPC. Built with the cargo feature `containerd` (which needs
+//! protoc), crowsnest asks it ([`api`]: `--containerd`, `--containerd-namespace`) for the
+//! container's labels (the kubelet's `io.kubernetes.*` among them), image, creation time,
+//! allow-listed environment, init pid and writable layer. Without the feature, without the
+//! socket, or when containerd does not know the id, a containerd container is named from its
+//! path: id, aliases `[<id>, <cgroup name>]` as cAdvisor's containerd handler, and the pod
+//! uid from the `/kubepods/...` path as the `io.kubernetes.pod.uid` label. A bare `<id>` may
+//! be Docker's (a `--cgroup-parent`, or Kubernetes through cri-dockerd): when Docker is
+//! configured it is asked first, and the container is Docker's when Docker knows it.
+
+#[cfg(feature = "containerd")]
+pub mod api;
 
 use super::docker::Engine;
-use super::{Claim, Error, Identity, Kind, Metadata, Result, base_name, crio, is_id};
+use super::{Claim, Config, Error, Identity, Kind, Metadata, Result, base_name, crio, is_id};
 
 /// The id of a containerd cgroup: `cri-containerd-<id>.scope` or a bare `<id>`.
 pub fn id_from_path(name: &str) -> Option<&str> {
@@ -27,15 +33,66 @@ pub fn id_from_path(name: &str) -> Option<&str> {
 pub struct Factory {
     docker: Option<Engine>,
     env_allowlist: Vec<String>,
+    #[cfg(feature = "containerd")]
+    api: Option<std::sync::Arc<api::Client>>,
 }
 
 impl Factory {
-    /// containerd, asking `docker` first about bare ids when Docker is configured.
+    /// containerd, asking `docker` first about bare ids when Docker is configured; named
+    /// from paths until [`Factory::with_api`].
     pub fn new(docker: Option<Engine>, env_allowlist: Vec<String>) -> Factory {
         Factory {
             docker,
             env_allowlist,
+            #[cfg(feature = "containerd")]
+            api: None,
         }
+    }
+
+    /// Also asks containerd's API at `config.containerd` (namespace
+    /// `config.containerd_namespace`), when built with the `containerd` feature; otherwise
+    /// unchanged.
+    pub fn with_api(self, config: &Config) -> Factory {
+        #[cfg(feature = "containerd")]
+        {
+            let api = config.containerd.as_ref().and_then(|socket| {
+                api::Client::new(socket, &config.containerd_namespace, config.timeout)
+                    .map_err(|e| {
+                        tracing::warn!(error = %e, "cannot start containerd's client; containerd containers are named from their paths");
+                    })
+                    .ok()
+                    .map(std::sync::Arc::new)
+            });
+            Factory { api, ..self }
+        }
+        #[cfg(not(feature = "containerd"))]
+        {
+            if config.containerd.is_some() {
+                tracing::debug!(
+                    "built without the `containerd` feature: containerd containers are named from their paths"
+                );
+            }
+            self
+        }
+    }
+
+    /// What containerd's API says, when there is one; `None` to fall back to the path (the
+    /// socket is missing, or containerd does not know the id).
+    #[cfg(feature = "containerd")]
+    fn ask_api(&self, name: &str, id: &str) -> Result<Option<Metadata>> {
+        let Some(api) = &self.api else {
+            return Ok(None);
+        };
+        match api.metadata(name, id, &self.env_allowlist) {
+            Ok(m) => Ok(Some(m)),
+            Err(Error::NotFound { .. } | Error::Connect { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    #[cfg(not(feature = "containerd"))]
+    fn ask_api(&self, _name: &str, _id: &str) -> Result<Option<Metadata>> {
+        Ok(None)
     }
 }
 
@@ -66,6 +123,9 @@ impl super::Factory for Factory {
                 Err(Error::NotFound { .. } | Error::Connect { .. }) => {}
                 Err(e) => return Err(e),
             }
+        }
+        if let Some(m) = self.ask_api(name, id)? {
+            return Ok(m);
         }
         Ok(crio::from_path(Kind::Containerd, name, id))
     }
@@ -102,5 +162,21 @@ mod tests {
         let m = f.inspect(&scope, ID).unwrap();
         assert_eq!(m.labels["io.kubernetes.pod.uid"], "1-2");
         assert_eq!(id_from_path("/kubepods/burstable/pod7f3a-11"), None);
+    }
+
+    #[test]
+    fn without_a_containerd_socket_containers_are_named_from_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            containerd: Some(dir.path().join("containerd.sock")),
+            ..Config::default()
+        };
+        let f = Factory::new(None, Vec::new()).with_api(&config);
+        let name = format!("/kubepods/burstable/pod7f3a-11/{ID}");
+        let m = f.inspect(&name, ID).unwrap();
+        assert_eq!(m.namespace(), "containerd");
+        assert_eq!(m.aliases, [ID.to_owned(), name]);
+        assert_eq!(m.labels["io.kubernetes.pod.uid"], "7f3a-11");
+        assert_eq!(m.pid, None);
     }
 }

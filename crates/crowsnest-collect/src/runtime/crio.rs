@@ -8,7 +8,7 @@
 //! ignored; only the sandbox (`io.kubernetes.container.name=POD`) reports the pod's network.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crowsnest_core::Timestamp;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::http::UnixHttp;
 use super::kubernetes::{self, Pod};
 use super::{
-    Claim, Error, Identity, Kind, Metadata, NetworkRole, Result, base_name, decode, is_id,
+    Claim, Error, Identity, Kind, Metadata, NetworkRole, Result, Storage, base_name, decode, is_id,
 };
 
 /// The annotation holding the kubelet's restart count.
@@ -47,6 +47,12 @@ pub struct Info {
     /// The sandbox's id.
     #[serde(default)]
     pub sandbox: String,
+    /// The container's root filesystem, mounted (`.../overlay/<layer>/merged`).
+    #[serde(default)]
+    pub root: String,
+    /// The container's log file (`/var/log/pods/...`).
+    #[serde(default)]
+    pub log_path: String,
 }
 
 impl Info {
@@ -64,6 +70,16 @@ impl Info {
             None => NetworkRole::Unknown,
         };
         let pod = pod_of(&labels, cgroup);
+        // cAdvisor's rule for overlay: the writable layer is `diff` beside the mounted `merged`.
+        let root = Path::new(&self.root);
+        let layer = root
+            .parent()
+            .filter(|_| root.is_absolute() && root.ends_with("merged"))
+            .map(|layer| layer.join("diff"));
+        let storage = Storage {
+            layer,
+            logs: Storage::logs_from(&self.log_path, id),
+        };
         let mut m = Metadata {
             kind: Some(Kind::Crio),
             id: id.to_owned(),
@@ -75,6 +91,7 @@ impl Info {
             pid: u32::try_from(self.pid).ok().filter(|p| *p > 0),
             network,
             pod,
+            storage,
             ..Metadata::default()
         };
         m.set_restart_count(restarts);

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::http::{EventStream, UnixHttp};
 use super::kubernetes;
 use super::{
-    Claim, Error, Identity, Kind, Metadata, NetworkRole, Result, allowed_envs, base_name, decode,
-    is_id,
+    Claim, Error, Identity, Kind, Metadata, NetworkRole, Result, Storage, allowed_envs, base_name,
+    decode, is_id,
 };
 
 /// A client of the Docker Engine API (Docker's, or Podman's compatible one).
@@ -127,6 +127,32 @@ pub struct Inspect {
     /// Host configuration.
     #[serde(default)]
     pub host_config: HostConfig,
+    /// The storage driver and its directories.
+    #[serde(default)]
+    pub graph_driver: Option<GraphDriver>,
+    /// The json-file log (empty or absent with other log drivers).
+    #[serde(default)]
+    pub log_path: Option<String>,
+}
+
+/// `GraphDriver`: `{"Name": "overlay2", "Data": {"UpperDir": ..., ...}}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GraphDriver {
+    /// `overlay2`, `fuse-overlayfs`, `overlay` (Podman), `vfs`, ...
+    #[serde(default)]
+    pub name: String,
+    /// Driver-specific; the overlay drivers give `UpperDir`.
+    #[serde(default)]
+    pub data: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl GraphDriver {
+    /// The writable layer: `Data.UpperDir` (overlay2, fuse-overlayfs, Podman's overlay).
+    pub fn upper_dir(&self) -> Option<PathBuf> {
+        let dir = self.data.as_ref()?.get("UpperDir")?.as_str()?;
+        (!dir.is_empty() && dir.starts_with('/')).then(|| PathBuf::from(dir))
+    }
 }
 
 /// `State`.
@@ -203,6 +229,14 @@ impl Inspect {
             (Some(a), Some(b)) => Some(a.or(b)),
             (a, b) => a.or(b),
         };
+        let storage = Storage {
+            layer: self.graph_driver.as_ref().and_then(GraphDriver::upper_dir),
+            logs: self
+                .log_path
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .and_then(|p| Storage::logs_from(p, &self.id)),
+        };
         let mut m = Metadata {
             kind: Some(kind),
             aliases: vec![
@@ -226,6 +260,7 @@ impl Inspect {
                 .filter(|s| !s.is_empty()),
             restart_count: None,
             pod,
+            storage,
         };
         m.set_restart_count(self.restart_count);
         m

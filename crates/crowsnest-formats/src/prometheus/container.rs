@@ -76,6 +76,7 @@ static FAMILIES: &[Family] = &[
     fam("container_fs_usage_bytes", "Number of bytes that are consumed by the container on this filesystem.", G, &["device"], Some(Disk), true, |v, _, s| fs(v, s, |f| Some(f.usage))),
     fam("container_fs_writes_bytes_total", "Cumulative count of bytes written", C, &["device"], Some(DiskIo), true, |v, _, s| io(v, s, true, "Write")),
     fam("container_fs_writes_total", "Cumulative count of writes completed", C, &["device"], Some(DiskIo), true, |v, _, s| io(v, s, false, "Write")),
+    fam("container_health_state", "The result of the container's health check", G, &[], None, true, health_state),
     fam("container_last_seen", "Last time a container was seen by the exporter", G, &[], None, true, |v, _, s| s.put(v.stats.timestamp.nanos().div_euclid(1_000_000_000) as f64)),
     fam("container_memory_cache", "Number of bytes of page cache memory.", G, &[], Some(Memory), true, |v, _, s| mem(v, s, |m| m.cache)),
     fam("container_memory_events_high_total", "Cumulative count of memory.high throttle events for the container", C, &[], Some(Memory), true, |v, _, s| mem(v, s, |m| m.events.as_ref().and_then(|e| e.high))),
@@ -119,6 +120,17 @@ static FAMILIES: &[Family] = &[
     fam("container_threads", "Number of threads running inside the container", G, &[], Some(Process), true, |v, _, s| if let Some(p) = &v.stats.processes { s.opt(p.threads_current) }),
     fam("container_threads_max", "Maximum number of threads allowed inside the container, infinity if value is zero", G, &[], Some(Process), true, |v, _, s| if let Some(p) = &v.stats.processes { s.opt(p.threads_max) }),
 ];
+
+/// cAdvisor's encoding of the runtime's health check: 1 `healthy`, -1 no check (no status, or
+/// `none`), 0 anything else (`unhealthy`, `starting`).
+fn health_state<'a>(v: &ContainerView<'a>, _: MetricSet, s: &mut Sink<'a>) {
+    let status = v.stats.health.as_ref().map_or("", |h| h.status.as_str());
+    s.put(match status {
+        "healthy" => 1.0,
+        "" | "none" => -1.0,
+        _ => 0.0,
+    });
+}
 
 fn ns_to_s(ns: u64) -> f64 {
     ns as f64 / 1e9

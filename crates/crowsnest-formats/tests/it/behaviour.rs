@@ -89,6 +89,7 @@ fn absent_values_produce_no_series() {
         [
             "cadvisor_version_info",
             "container_creation_time_seconds",
+            "container_health_state",
             "container_last_seen",
             "container_scrape_error",
             "container_start_time_seconds",
@@ -291,6 +292,7 @@ fn groups_gate_their_families() {
         names.iter().all(|n| n.starts_with("container_memory_")
             || [
                 "container_creation_time_seconds",
+                "container_health_state",
                 "container_last_seen",
                 "container_scrape_error",
                 "container_spec_cpu_period",

@@ -158,6 +158,9 @@ pub(crate) fn cadvisor_container() -> Owned {
             threads_max: Some(100),
         }),
         oom_events: Some(0),
+        health: Some(Health {
+            status: "healthy".into(),
+        }),
     };
     Owned {
         reference,
@@ -172,6 +175,7 @@ fn fs(device: &str, capacity: u64, usage: u64, inodes: u64, free: u64) -> FsStat
         fs_type: "ext4".into(),
         capacity,
         usage,
+        base_usage: None,
         available: capacity - usage.min(capacity),
         has_inodes: true,
         inodes: Some(inodes),

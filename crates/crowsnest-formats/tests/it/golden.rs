@@ -126,10 +126,6 @@ const NOT_EMITTED: &[(&str, &str)] = &[
         "diskIO: the model has no io.cost stats",
     ),
     (
-        "container_health_state",
-        "the model has no health check status",
-    ),
-    (
         "container_hugetlb_failcnt",
         "hugetlb: the model has no hugetlb stats",
     ),

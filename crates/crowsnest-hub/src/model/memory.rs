@@ -11,10 +11,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use crowsnest_core::Timestamp;
-use crowsnest_core::batch::{Kind, Labels, Sample, Unit, Value};
+use crowsnest_core::batch::{Kind, Sample, Unit, Value};
 
 use super::rows::{cell, get_varint, put_varint, value_of};
-use super::{LatestValue, ModelStats, ModelStore, Point, SetInfo};
+use super::{CompactLabels, LatestValue, ModelStats, ModelStore, Point, SetInfo};
 use crate::batch::{DataBatch, MetricSet, SetType};
 
 /// At most this many gauges per set are kept over time; more are kept newest-only.
@@ -22,6 +22,30 @@ const MAX_COLUMNS: usize = 64;
 
 /// Series ids of each `resource_id` of a metric.
 type ByResource = Vec<(Option<Arc<str>>, u32)>;
+
+/// A row's header: the slots since the previous row, the columns present and those whose
+/// value changed (a cell follows for each, in column order).
+struct RowHead {
+    gap: u64,
+    present: u64,
+    changed: u64,
+}
+
+/// Reads a row's header; `previous` is the previous row's present columns.
+fn read_row(it: &mut impl Iterator<Item = u8>, previous: u64) -> Option<RowHead> {
+    let h = get_varint(it)?;
+    let present = if h & 1 == 1 {
+        previous
+    } else {
+        get_varint(it)?
+    };
+    let changed = get_varint(it)?;
+    Some(RowHead {
+        gap: h >> 1,
+        present,
+        changed: changed & present,
+    })
+}
 
 /// Interned (metric, resource_id) pairs.
 #[derive(Debug, Default)]
@@ -99,7 +123,7 @@ fn scale_for(s: &Sample) -> u8 {
 #[derive(Debug)]
 struct SetEntry {
     set_type: SetType,
-    labels: Arc<Labels>,
+    labels: CompactLabels,
     create_time: Timestamp,
     scrape_time: Timestamp,
     window: Option<i64>,
@@ -118,28 +142,30 @@ struct SetEntry {
     latest: Vec<(u32, Value)>,
 }
 
-fn labels_bytes(l: &Labels) -> usize {
-    // Arc header, the Vec, and each pair's two strings (lengths: capacities are not visible).
-    16 + 24 + l.iter().map(|(k, v)| 48 + k.len() + v.len()).sum::<usize>()
-}
-
 impl SetEntry {
     fn new(set: &MetricSet, slot: u64) -> SetEntry {
+        // Allocated once at their size: vectors that grow leave holes in the heap.
+        let gauges = set
+            .samples
+            .iter()
+            .filter(|s| s.kind != Kind::Cumulative)
+            .count()
+            .min(MAX_COLUMNS);
         SetEntry {
             set_type: set.set_type,
-            labels: set.labels.clone(),
+            labels: CompactLabels::new(&set.labels),
             create_time: set.create_time,
             scrape_time: set.scrape_time,
             window: set.window,
             first_slot: slot,
             last_slot: slot,
-            cols: Vec::new(),
-            base: Vec::new(),
+            cols: Vec::with_capacity(gauges),
+            base: Vec::with_capacity(gauges),
             base_present: 0,
-            cur: Vec::new(),
+            cur: Vec::with_capacity(gauges),
             last_present: 0,
             data: VecDeque::new(),
-            latest: Vec::new(),
+            latest: Vec::with_capacity(set.samples.len() - gauges.min(set.samples.len())),
         }
     }
 
@@ -148,7 +174,7 @@ impl SetEntry {
             + std::mem::size_of::<SetEntry>()
             + 16
             + key.len()
-            + labels_bytes(&self.labels)
+            + self.labels.heap_bytes()
             + self.cols.capacity() * std::mem::size_of::<Col>()
             + (self.base.capacity() + self.cur.capacity()) * 8
             + self.data.capacity()
@@ -158,8 +184,8 @@ impl SetEntry {
     /// Adds the set's values as the row of `slot`. `first` is true for a new entry.
     fn append(&mut self, set: &MetricSet, slot: u64, first: bool, table: &mut SeriesTable) {
         self.set_type = set.set_type;
-        if !Arc::ptr_eq(&self.labels, &set.labels) && *self.labels != *set.labels {
-            self.labels = set.labels.clone();
+        if !self.labels.matches(&set.labels) {
+            self.labels = CompactLabels::new(&set.labels);
         }
         self.create_time = set.create_time;
         self.scrape_time = set.scrape_time;
@@ -202,18 +228,40 @@ impl SetEntry {
             }
             self.base_present = mask;
         } else {
-            let ncols = row.iter().rposition(Option::is_some).map_or(0, |i| i + 1);
-            put_varint(&mut self.data, slot - self.last_slot);
-            put_varint(&mut self.data, ncols as u64);
-            for (c, v) in row.iter().enumerate().take(ncols) {
-                match v.and_then(|v| cell(v, self.cur[c]).map(|cl| (v, cl))) {
-                    Some((v, cl)) => {
-                        put_varint(&mut self.data, cl);
-                        self.cur[c] = v;
-                        mask |= 1 << c;
-                    }
-                    None => put_varint(&mut self.data, 0),
+            let mut changed = 0u64;
+            let mut cells: [u64; MAX_COLUMNS] = [0; MAX_COLUMNS];
+            let mut ncells = 0;
+            for (c, v) in row.iter().enumerate().take(self.cols.len()) {
+                let Some(v) = *v else { continue };
+                if v == self.cur[c] {
+                    mask |= 1 << c;
+                    continue;
                 }
+                // A delta that has no cell (exactly 2^63) is stored as absent.
+                if let Some(cl) = cell(v, self.cur[c]) {
+                    self.cur[c] = v;
+                    mask |= 1 << c;
+                    changed |= 1 << c;
+                    cells[ncells] = cl - 2;
+                    ncells += 1;
+                }
+            }
+            // Grow by an eighth, not double: the budget sees capacities.
+            let need = 16 + 10 * ncells;
+            if self.data.capacity() - self.data.len() < need {
+                self.data.reserve_exact(self.data.len() / 8 + need);
+            }
+            let same = mask == self.last_present;
+            put_varint(
+                &mut self.data,
+                (slot - self.last_slot) << 1 | u64::from(same),
+            );
+            if !same {
+                put_varint(&mut self.data, mask);
+            }
+            put_varint(&mut self.data, changed);
+            for cl in &cells[..ncells] {
+                put_varint(&mut self.data, *cl);
             }
         }
         self.last_present = mask;
@@ -231,26 +279,28 @@ impl SetEntry {
         let before = self.data.len();
         while self.first_slot < min_slot {
             let mut it = self.data.iter().copied();
-            let (Some(gap), Some(ncols)) = (get_varint(&mut it), get_varint(&mut it)) else {
+            let Some(row) = read_row(&mut it, self.base_present) else {
                 return false;
             };
-            let mut mask = 0u64;
-            for c in 0..ncols as usize {
+            let mut changed = row.changed;
+            while changed != 0 {
+                let c = changed.trailing_zeros() as usize;
+                changed &= changed - 1;
                 let Some(cl) = get_varint(&mut it) else {
                     return false;
                 };
-                if cl != 0 && c < self.base.len() {
-                    self.base[c] = value_of(cl, self.base[c]);
-                    mask |= 1 << c;
+                if let Some(b) = self.base.get_mut(c) {
+                    *b = value_of(cl + 2, *b);
                 }
             }
             let used = self.data.len() - it.count();
             self.data.drain(..used);
-            self.base_present = mask;
-            self.first_slot += gap;
+            self.base_present = row.present;
+            self.first_slot += row.gap;
         }
         if before != self.data.len() && self.data.capacity() > self.data.len() * 3 / 2 + 64 {
-            self.data.shrink_to(self.data.len() + self.data.len() / 4);
+            self.data
+                .shrink_to(self.data.len() + self.data.len() / 8 + 16);
         }
         true
     }
@@ -263,17 +313,24 @@ impl SetEntry {
         if self.base_present & (1 << c) != 0 {
             out.push((slot, v));
         }
+        let mut present = self.base_present;
         let mut it = self.data.iter().copied();
-        while let (Some(gap), Some(ncols)) = (get_varint(&mut it), get_varint(&mut it)) {
-            slot += gap;
-            for i in 0..ncols as usize {
+        while let Some(row) = read_row(&mut it, present) {
+            let mut changed = row.changed;
+            while changed != 0 {
+                let i = changed.trailing_zeros() as usize;
+                changed &= changed - 1;
                 let Some(cl) = get_varint(&mut it) else {
                     return out;
                 };
-                if i == c && cl != 0 {
-                    v = value_of(cl, v);
-                    out.push((slot, v));
+                if i == c {
+                    v = value_of(cl + 2, v);
                 }
+            }
+            slot += row.gap;
+            present = row.present;
+            if present & (1 << c) != 0 {
+                out.push((slot, v));
             }
         }
         out
@@ -283,7 +340,7 @@ impl SetEntry {
         SetInfo {
             key: key.to_owned(),
             set_type: self.set_type,
-            labels: self.labels.clone(),
+            labels: Arc::new(self.labels.to_labels()),
             create_time: self.create_time,
             scrape_time: self.scrape_time,
             window: self.window,
@@ -524,6 +581,7 @@ mod tests {
     use super::*;
     use crate::batch::key;
     use crate::names;
+    use crowsnest_core::batch::Labels;
     use crowsnest_core::batch::names as core;
     use std::time::Duration;
 
@@ -606,6 +664,64 @@ mod tests {
                 .any(|l| l.metric == "memory/usage" && l.value == Value::Int(2))
         );
         assert_eq!(m.current_sets(&|_| true).len(), 2);
+    }
+
+    #[test]
+    fn columns_that_come_go_and_stay_the_same_round_trip() {
+        // (memory/usage, memory/rss, memory/cache) per batch; None: absent.
+        let rows: [[Option<i64>; 3]; 6] = [
+            [Some(10), Some(5), None],
+            [Some(10), None, None],
+            [Some(12), Some(5), Some(7)],
+            [None, Some(5), Some(7)],
+            [Some(12), Some(-3), Some(i64::MAX)],
+            [Some(12), Some(-3), Some(i64::MIN)],
+        ];
+        let mut m = MemoryModel::new(Duration::from_secs(3600), 1 << 30);
+        for (t, r) in rows.iter().enumerate() {
+            let mut s = MetricSet::new(SetType::Node, Labels::new([("type", "node")]));
+            for (m, v) in [core::MEMORY_USAGE, core::MEMORY_RSS, core::MEMORY_CACHE]
+                .into_iter()
+                .zip(r)
+            {
+                if let Some(v) = v {
+                    s.put(m, Value::Int(*v));
+                }
+            }
+            let mut b = DataBatch {
+                timestamp: Timestamp(t as i64 * S),
+                ..Default::default()
+            };
+            b.sets.insert(key::node("a"), s);
+            m.insert(&b);
+        }
+        let want = |c: usize, from: usize| -> Vec<(i64, Value)> {
+            rows.iter()
+                .enumerate()
+                .skip(from)
+                .filter_map(|(t, r)| r[c].map(|v| (t as i64, Value::Int(v))))
+                .collect()
+        };
+        let got = |m: &MemoryModel, metric: &str| -> Vec<(i64, Value)> {
+            m.points("node:a", metric, None, None, None)
+                .iter()
+                .map(|p| (p.timestamp.0 / S, p.value))
+                .collect()
+        };
+        let names = ["memory/usage", "memory/rss", "memory/cache"];
+        for (c, n) in names.iter().enumerate() {
+            assert_eq!(got(&m, n), want(c, 0), "{n}");
+        }
+        assert!(
+            m.latest("node:a")
+                .iter()
+                .any(|l| l.metric == "memory/rss" && l.value == Value::Int(-3))
+        );
+        // Evicting rebuilds the first row from the dropped ones.
+        let e = m.sets.get_mut("node:a").unwrap();
+        assert!(e.evict(3));
+        assert_eq!(got(&m, "memory/rss"), want(1, 3));
+        assert_eq!(got(&m, "memory/usage"), want(0, 3));
     }
 
     #[test]

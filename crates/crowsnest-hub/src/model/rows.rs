@@ -1,7 +1,9 @@
 //! The byte encoding of a set's rows: one row per batch the set was in, each
-//! `varint(slot gap) varint(columns) cell*`, a cell `0` for an absent value or
-//! `varint(zigzag(value - previous value of the column) + 1)`. Values that change little (a
-//! limit, a memory figure moving by a few pages) take one to three bytes.
+//! `varint(slot gap << 1 | same columns as the previous row)`, `varint(columns present)` when
+//! they differ, `varint(columns whose value changed)`, then one cell per changed column,
+//! `varint(zigzag(value - previous value of the column) - 1)`. An unchanged value (a limit, a
+//! request, a steady rate) costs one bit of a mask; one that changes little (a memory figure
+//! moving by a few pages) one to three bytes.
 
 use std::collections::VecDeque;
 

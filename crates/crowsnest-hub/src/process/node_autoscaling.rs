@@ -1,14 +1,15 @@
-//! The node autoscaling enricher (Heapster's `NodeAutoscalingEnricher`), from the agent's
-//! machine description instead of the node object: `cpu/node_capacity` (cores × 1000) and
-//! `memory/node_capacity` (bytes); allocatable equals capacity (without Kubernetes nothing is
-//! reserved for the system); `*/node_utilization` = usage / allocatable and
-//! `*/node_reservation` = requests / allocatable, when both are known.
+//! The node autoscaling enricher (Heapster's `NodeAutoscalingEnricher`): `cpu/node_capacity`
+//! (millicores) and `memory/node_capacity` (bytes) and their `*/node_allocatable` from the node
+//! object when a Kubernetes source put them on the node set, otherwise from the agent's
+//! machine description (cores × 1000, bytes; allocatable then equals capacity: without
+//! Kubernetes nothing is reserved for the system); `*/node_utilization` = usage /
+//! allocatable and `*/node_reservation` = requests / allocatable, when both are known.
 
 use crowsnest_core::batch::Value;
 use crowsnest_core::batch::names as core;
 use crowsnest_core::batch::names::Metric;
 
-use crate::batch::{DataBatch, SetType, key};
+use crate::batch::{DataBatch, SetType};
 use crate::names;
 use crate::process::Processor;
 
@@ -33,14 +34,12 @@ impl Processor for NodeAutoscalingEnricher {
     }
 
     fn process(&mut self, batch: &mut DataBatch) {
-        let machines = batch.machines.clone();
-        for (node, m) in machines {
-            let Some(set) = batch.sets.get_mut(&key::node(&node)) else {
-                continue;
-            };
+        for (k, set) in batch.sets.iter_mut() {
             if set.set_type != SetType::Node {
                 continue;
             }
+            let node = k.strip_prefix("node:").unwrap_or(k);
+            let m = batch.machines.get(node).copied().unwrap_or_default();
             let resources = [
                 Resource {
                     capacity: m.cores.map(|c| c as f64 * 1000.0),
@@ -62,16 +61,28 @@ impl Processor for NodeAutoscalingEnricher {
                 },
             ];
             for r in resources {
-                let Some(cap) = r.capacity.filter(|c| *c > 0.0) else {
+                // The Kubernetes enricher may have put the node's own capacity and
+                // allocatable; otherwise both are the machine's size.
+                let cap = set
+                    .value(r.capacity_metric.name)
+                    .map(Value::as_f64)
+                    .or(r.capacity)
+                    .filter(|c| *c > 0.0);
+                let Some(cap) = cap else {
                     continue;
                 };
+                let alloc = set
+                    .value(r.allocatable.name)
+                    .map(Value::as_f64)
+                    .filter(|a| *a > 0.0)
+                    .unwrap_or(cap);
                 set.put(r.capacity_metric, Value::Float(cap));
-                set.put(r.allocatable, Value::Float(cap));
+                set.put(r.allocatable, Value::Float(alloc));
                 if let Some(u) = set.value(r.usage.name) {
-                    set.put(r.utilization, Value::Float(u.as_f64() / cap));
+                    set.put(r.utilization, Value::Float(u.as_f64() / alloc));
                 }
                 if let Some(q) = set.value(r.request.name) {
-                    set.put(r.reservation, Value::Float(q.as_f64() / cap));
+                    set.put(r.reservation, Value::Float(q.as_f64() / alloc));
                 }
             }
         }
@@ -81,6 +92,7 @@ impl Processor for NodeAutoscalingEnricher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::key;
     use crate::batch::{MetricSet, NodeMachine};
     use crowsnest_core::batch::Labels;
 

@@ -99,6 +99,15 @@ impl Drop for FakeAgent {
 
 impl FakeAgent {
     pub async fn start(containers: Vec<FakeContainer>) -> FakeAgent {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        FakeAgent::start_on(listener, containers).await
+    }
+
+    /// A fake agent on a listener the caller bound (another loopback address, a given port).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        containers: Vec<FakeContainer>,
+    ) -> FakeAgent {
         let state = Arc::new(Mutex::new(FakeState {
             containers,
             skew: 0,
@@ -112,7 +121,6 @@ impl FakeAgent {
             .route("/api/v1.3/subcontainers/", any(subcontainers))
             .route("/api/v1.3/machine", get(machine))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

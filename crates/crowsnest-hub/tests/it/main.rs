@@ -10,4 +10,5 @@
 )]
 
 mod fake;
+mod kubernetes;
 mod pipeline;

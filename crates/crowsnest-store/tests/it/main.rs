@@ -6,6 +6,7 @@
 
 mod basics;
 mod budget;
+mod churn;
 mod corruption;
 mod crash;
 mod queries;

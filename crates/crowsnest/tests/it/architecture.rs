@@ -9,6 +9,8 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("crowsnest-collect", &["crowsnest-core"][..]),
         ("crowsnest-formats", &["crowsnest-core"][..]),
         ("crowsnest-store", &["crowsnest-core"][..]),
+        // The web UI: static pages the agent and the hub both mount; no crate of ours.
+        ("crowsnest-ui", &[][..]),
         (
             "crowsnest-sinks",
             &["crowsnest-core", "crowsnest-formats"][..],
@@ -21,6 +23,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "crowsnest-formats",
                 "crowsnest-store",
                 "crowsnest-sinks",
+                "crowsnest-ui",
             ][..],
         ),
         (
@@ -30,6 +33,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "crowsnest-formats",
                 "crowsnest-store",
                 "crowsnest-sinks",
+                "crowsnest-ui",
             ][..],
         ),
         (

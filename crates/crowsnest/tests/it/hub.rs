@@ -367,8 +367,8 @@ fn hub_flags_fail_with_a_clear_message() {
             "--resolution",
         ),
         (
-            &["hub", "--source=kubernetes:https://k8s"][..],
-            "not supported yet",
+            &["hub", "--source=kubernetes:https://k8s?bogus=1"][..],
+            "unknown option \"bogus\"",
         ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_crowsnest"))

@@ -7,9 +7,14 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod agent_container;
 mod architecture;
+mod dashboards;
 mod docker;
 mod e2e;
 mod hub;
+mod multihost;
 mod podman;
 mod sinks;
+mod top;
+mod ui;

@@ -10,9 +10,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 
 use super::{
-    ContainerStats, CpuCfs, CpuStats, CpuUsage, DiskIoStats, FsStats, InterfaceStats, MemoryEvents,
-    MemoryFaults, MemoryStats, NetworkStats, PerDiskStats, ProcessStats, PsiData, PsiStats,
-    Timestamp,
+    ContainerStats, CpuCfs, CpuStats, CpuUsage, DiskIoStats, FsStats, Health, InterfaceStats,
+    MemoryEvents, MemoryFaults, MemoryStats, NetworkStats, PerDiskStats, ProcessStats, PsiData,
+    PsiStats, Timestamp,
 };
 
 /// A query: start, end, max.
@@ -196,6 +196,7 @@ fn fs() -> BoxedStrategy<FsStats> {
         any::<bool>(),
         opt(),
         opt(),
+        opt(),
     )
         .prop_map(|f| FsStats {
             device: f.0,
@@ -206,6 +207,7 @@ fn fs() -> BoxedStrategy<FsStats> {
             has_inodes: f.5,
             inodes: f.6,
             inodes_free: f.7,
+            base_usage: f.8,
         })
         .boxed()
 }
@@ -233,9 +235,10 @@ pub(super) fn stats() -> BoxedStrategy<ContainerStats> {
         vec(fs(), 0..3),
         of(processes()),
         opt(),
+        of(text().prop_map(|status| Health { status })),
     )
         .prop_map(
-            |(ts, cpu, diskio, memory, network, filesystem, processes, oom_events)| {
+            |(ts, cpu, diskio, memory, network, filesystem, processes, oom_events, health)| {
                 ContainerStats {
                     timestamp: Timestamp(ts),
                     cpu,
@@ -245,6 +248,7 @@ pub(super) fn stats() -> BoxedStrategy<ContainerStats> {
                     filesystem,
                     processes,
                     oom_events,
+                    health,
                 }
             },
         )
@@ -262,6 +266,7 @@ fn mix(prev: &ContainerStats, fresh: ContainerStats, mask: u8) -> ContainerStats
         filesystem,
         processes,
         oom_events,
+        health,
     } = fresh;
     let mut s = prev.clone();
     let pick = |bit: u8| mask & (1 << bit) != 0;
@@ -285,6 +290,7 @@ fn mix(prev: &ContainerStats, fresh: ContainerStats, mask: u8) -> ContainerStats
     }
     if pick(6) {
         s.oom_events = oom_events;
+        s.health = health;
     }
     s
 }
@@ -438,5 +444,6 @@ pub(super) fn busy(i: u64) -> ContainerStats {
             threads_max: Some(0),
         }),
         oom_events: Some(0),
+        health: None,
     }
 }

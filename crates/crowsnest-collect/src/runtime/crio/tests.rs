@@ -64,6 +64,18 @@ fn container_and_sandbox_from_the_info_endpoint() {
         m.created,
         Some(Timestamp::from_secs(0).add_nanos(1_700_000_000_123_456_789))
     );
+    assert_eq!(
+        m.storage.layer,
+        Some(PathBuf::from(
+            "/var/lib/containers/storage/overlay/7c1e0d5f/diff"
+        ))
+    );
+    assert_eq!(
+        m.storage.logs,
+        Some(PathBuf::from(
+            "/var/log/pods/prod_api-7d9c-5f6b8_1b2c3d4e-0000-4000-8000-0123456789ab/api/2.log"
+        ))
+    );
     let pod = m.pod.unwrap();
     assert_eq!(pod.name.as_deref(), Some("api-7d9c-5f6b8"));
     assert_eq!(pod.container.as_deref(), Some("api"));

@@ -48,6 +48,17 @@ fn recorded_inspect_gives_cadvisors_view() {
     assert_eq!(m.network, NetworkRole::Owner);
     assert_eq!(m.pod, None);
     assert!(m.created.is_some());
+    // The writable layer (fuse-overlayfs gives an upper dir too) and the directory of the log.
+    assert_eq!(
+        m.storage.layer.as_deref(),
+        Some(Path::new(
+            "/var/lib/docker/fuse-overlayfs/bac8642aac736e049166a6514750cbe845c808d3916a6facc8806c3c130d7fc4/diff"
+        ))
+    );
+    assert_eq!(
+        m.storage.logs,
+        Some(PathBuf::from(format!("/var/lib/docker/containers/{ID}")))
+    );
     let r = m.reference(&format!("/docker/{ID}"));
     assert_eq!((r.namespace.as_str(), r.id.as_str()), ("docker", ID));
     // No allow-list: no env at all.

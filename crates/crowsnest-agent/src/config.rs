@@ -56,18 +56,25 @@ pub struct AgentConfig {
     pub disk_usage_interval: Duration,
     /// What one walk may cost (`--disk-usage-rate`, `--disk-usage-max-entries`).
     pub disk_usage_budget: crowsnest_collect::du::Budget,
+    /// TLS and authentication of the HTTP listener (`--tls-cert`, `--auth-token-file`, ...);
+    /// `/healthz` (under the URL prefix) stays open.
+    pub serve: crowsnest_serve::ServeConfig,
 }
 
 impl AgentConfig {
     /// The store's configuration, when a store directory is set: full resolution for
     /// `storage_duration` (at least 1 minute), rollups for `retention`, synced every
-    /// housekeeping interval.
+    /// housekeeping interval. When `retention` is no longer than the full-resolution window
+    /// there is nothing for rollups to keep, and they are off: their segments (2 h windows)
+    /// would otherwise keep the series of every removed container for hours past retention.
     pub fn store_config(&self) -> Option<crowsnest_store::StoreConfig> {
         let dir = self.store_dir.clone()?;
         let raw_retention = self.storage_duration.max(Duration::from_secs(60));
+        let retention = self.retention.max(raw_retention);
         Some(crowsnest_store::StoreConfig {
             raw_retention,
-            retention: self.retention.max(raw_retention),
+            retention,
+            rollups: retention > raw_retention,
             memory_limit: self.store_memory_limit,
             sync: crowsnest_store::SyncPolicy::Interval(self.housekeeping_interval),
             ..crowsnest_store::StoreConfig::new(dir)
@@ -97,6 +104,27 @@ impl Default for AgentConfig {
             query_max_points: crowsnest_store::DEFAULT_QUERY_MAX_POINTS,
             disk_usage_interval: Duration::from_secs(60),
             disk_usage_budget: crowsnest_collect::du::Budget::default(),
+            serve: crowsnest_serve::ServeConfig::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod store_config_tests {
+    use super::*;
+
+    #[test]
+    fn rollups_are_off_when_retention_is_the_full_resolution_window() {
+        let mut c = AgentConfig {
+            store_dir: Some("/x".into()),
+            storage_duration: Duration::from_secs(60),
+            retention: Duration::from_secs(60),
+            ..AgentConfig::default()
+        };
+        let s = c.store_config().unwrap();
+        assert_eq!((s.raw_retention, s.retention), (c.retention, c.retention));
+        assert!(!s.rollups, "nothing for rollups to keep past 1 minute");
+        c.retention = Duration::from_secs(7 * 24 * 3600);
+        assert!(c.store_config().unwrap().rollups);
     }
 }

@@ -10,7 +10,8 @@
 //! cleaned like Go's `path.Join("/", ...)` (so `/api/v1.3/containers` is `/` and `..` cannot
 //! climb above `/`). Where cAdvisor answers 500 to any failure, crowsnest answers 404 for an
 //! unknown container and 400 for a bad option, with a JSON body `{"error": "..."}` (see
-//! [`error`]). Options are described in [`options`]; the v1 and v2 request types in [`v1`] and
+//! [`error`]; every other error answer, the router's own 404 and 405 included, is JSON too).
+//! Options are described in [`options`]; the v1 and v2 request types in [`v1`] and
 //! [`v2`].
 
 pub(crate) mod error;
@@ -20,17 +21,14 @@ pub(crate) mod query;
 pub(crate) mod v1;
 pub(crate) mod v2;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Request, State};
-use axum::http::uri::PathAndQuery;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Serialize;
-use tower::ServiceExt;
 
 use crate::state::{AgentState, Shared};
 
@@ -49,46 +47,8 @@ pub fn router(shared: Shared, url_base_prefix: &str) -> Router {
         .route("/api/{*rest}", any(api))
         .merge(crowsnest_ui::agent_routes())
         .with_state(shared);
-    let Some(prefix) = normalize_prefix(url_base_prefix) else {
-        return inner;
-    };
-    let prefix: Arc<str> = prefix.into();
-    Router::new().fallback(move |req: Request| {
-        let (prefix, inner) = (prefix.clone(), inner.clone());
-        async move {
-            match strip_prefix(&prefix, req) {
-                Some(req) => inner
-                    .oneshot(req)
-                    .await
-                    .unwrap_or_else(|never| match never {}),
-                None => StatusCode::NOT_FOUND.into_response(),
-            }
-        }
-    })
-}
-
-/// `/prefix` from a configured prefix, `None` when it is empty or only slashes.
-fn normalize_prefix(prefix: &str) -> Option<String> {
-    let parts: Vec<&str> = prefix.split('/').filter(|p| !p.is_empty()).collect();
-    (!parts.is_empty()).then(|| format!("/{}", parts.join("/")))
-}
-
-/// The request with `prefix` taken off its path, or `None` when the path is not under it.
-fn strip_prefix(prefix: &str, mut req: Request) -> Option<Request> {
-    let uri = req.uri();
-    let rest = uri.path().strip_prefix(prefix)?;
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return None;
-    }
-    let path = if rest.is_empty() { "/" } else { rest };
-    let path_and_query = match uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path.to_owned(),
-    };
-    let mut parts = uri.clone().into_parts();
-    parts.path_and_query = Some(PathAndQuery::try_from(path_and_query).ok()?);
-    *req.uri_mut() = Uri::from_parts(parts).ok()?;
-    Some(req)
+    crowsnest_serve::prefix::under(inner, url_base_prefix)
+        .layer(axum::middleware::from_fn(error::json_errors))
 }
 
 /// `GET /healthz`: `ok`.
@@ -97,7 +57,25 @@ async fn healthz() -> &'static str {
 }
 
 /// Every `/api` request: on a blocking thread, since older samples are read from the store.
-async fn api(State(shared): State<Shared>, uri: Uri, body: Bytes) -> Response {
+/// A body that cannot be read (over axum's 2 MiB limit, or cut short) is refused with its
+/// reason.
+async fn api(
+    State(shared): State<Shared>,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            let limit = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                " (at most 2 MiB)"
+            } else {
+                ""
+            };
+            let message = format!("request body: {}{limit}", e.body_text());
+            return error::json_error(e.status(), &message);
+        }
+    };
     tokio::task::spawn_blocking(move || handle_api(&shared, &uri, &body))
         .await
         .unwrap_or_else(|e| Err(ApiError::Panicked(e.to_string())))
@@ -345,14 +323,6 @@ mod tests {
         );
         assert_eq!(container_name("//a/./b/"), "/a/b");
         assert_eq!(container_name("/a/../../../b"), "/b");
-    }
-
-    #[test]
-    fn prefixes_normalize() {
-        assert_eq!(normalize_prefix(""), None);
-        assert_eq!(normalize_prefix("//"), None);
-        assert_eq!(normalize_prefix("monitor/"), Some("/monitor".into()));
-        assert_eq!(normalize_prefix("/a//{b}/"), Some("/a/{b}".into()));
     }
 
     #[test]

@@ -58,7 +58,14 @@ pub enum Error {
     /// The store's maintenance thread could not start.
     #[error("cannot start the store maintenance thread: {0}")]
     StoreThread(std::io::Error),
+    /// A TLS or authentication file could not be used.
+    #[error(transparent)]
+    Guard(#[from] crowsnest_serve::Error),
 }
+
+/// How long the sinks' last deliveries may take at shutdown before they are stopped (their
+/// records stay queued).
+const SINK_SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often the store is maintained (sealed, compacted, rolled up, trimmed).
 const STORE_MAINTAIN_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
@@ -76,11 +83,22 @@ fn maintain_store(store: &crowsnest_store::Store, stop: &AtomicBool) {
             continue;
         }
         next = now + STORE_MAINTAIN_INTERVAL;
-        if let Err(e) = store.maintain()
-            && !logged
-        {
-            logged = true;
-            tracing::warn!(error = %e, "store maintenance failed (logged once)");
+        match store.maintain() {
+            Err(e) if !logged => {
+                logged = true;
+                tracing::warn!(error = %e, "store maintenance failed (logged once until it works again)");
+            }
+            Ok(report) => {
+                if logged {
+                    logged = false;
+                    tracing::info!("store maintenance works again");
+                }
+                if report.series_removed > 0 {
+                    // The removed series' tables are free: give the pages back.
+                    manager::release_free_memory();
+                }
+            }
+            Err(_) => {}
         }
     }
 }
@@ -91,6 +109,11 @@ pub async fn run(
     config: AgentConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    // TLS and auth files are read first: a mistake in them stops the agent before it starts.
+    let mut serve = config.serve.clone();
+    serve.open_paths = vec![format!("{}/healthz", config.url_base_prefix)];
+    let server = crowsnest_serve::Server::new(&serve)?;
+    manager::tune_allocator();
     let fd_limit = manager::raise_fd_limit();
     tracing::debug!(?fd_limit, "open file limit");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -160,11 +183,14 @@ pub async fn run(
             source,
         })?;
     let local = listener.local_addr().map_err(Error::Serve)?;
-    tracing::info!(address = %local, "serving cAdvisor API, /metrics and /healthz");
+    tracing::info!(
+        address = %local,
+        scheme = server.scheme(),
+        auth = server.authenticates(),
+        "serving cAdvisor API, /metrics and /healthz"
+    );
     let app = http::router(shared.clone(), &config.url_base_prefix);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = server.serve(listener, app, shutdown).await;
     stop.store(true, Ordering::Relaxed);
     let _ = tokio::task::spawn_blocking(move || housekeeping.join()).await;
     if let Some(m) = maintenance {
@@ -191,10 +217,50 @@ pub async fn run(
             ),
         }
     }
-    // The housekeeping thread has let go of its handle: close the sinks (what is still queued
-    // stays on disk and is sent after a restart).
-    if let Some(sinks) = sinks.and_then(|s| Arc::try_unwrap(s).ok()) {
-        sinks.close(std::time::Duration::from_secs(5)).await;
+    // The housekeeping thread has sent its last batch: stop the sinks and write their queues
+    // through to the disk (what is still queued is sent after a restart). An HTTP handler
+    // may still hold them, hence through the shared handle.
+    if let Some(sinks) = sinks {
+        sinks.shutdown(SINK_SHUTDOWN_WAIT).await;
     }
     served.map_err(Error::Serve)
+}
+
+/// Entry points for the fuzz targets in `fuzz/` (a workspace of its own) to the request
+/// parsers of the HTTP API, which are not public. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::collections::HashMap;
+
+    use crowsnest_core::Timestamp;
+
+    /// The v1 options of a request (JSON body, then query string): `Err` holds the HTTP status
+    /// and message of a refusal.
+    pub fn v1_query(body: &[u8], query: Option<&str>) -> Result<(), (u16, String)> {
+        crate::http::options::v1_query(body, query)
+            .map(drop)
+            .map_err(|e| (e.status().as_u16(), e.to_string()))
+    }
+
+    /// The v2 options of a query string, as [`v1_query`].
+    pub fn v2_options(query: Option<&str>) -> Result<(), (u16, String)> {
+        crate::http::options::v2_options(query)
+            .map(drop)
+            .map_err(|e| (e.status().as_u16(), e.to_string()))
+    }
+
+    /// The container name of a request path.
+    pub fn container_name(args: &str) -> String {
+        crate::http::container_name(args)
+    }
+
+    /// A query string's decoded pairs.
+    pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+        crate::http::options::query_pairs(query)
+    }
+
+    /// The parameters of `/api/v1/query`, or what is wrong.
+    pub fn store_query(params: &HashMap<String, String>, now: Timestamp) -> Result<(), String> {
+        crate::http::query::parse(params, now).map(drop)
+    }
 }

@@ -116,6 +116,8 @@ pub struct Manager {
     held_total: usize,
     /// Whether the "near the open-file limit" warning was logged.
     warned_fds: bool,
+    /// Containers removed since the allocator last gave free memory back.
+    removed_since_trim: usize,
     /// Where every sample is also sent, when sinks are configured.
     sinks: Option<Arc<crowsnest_sinks::Sinks>>,
     /// Where every sample is kept on disk, when the store is configured.
@@ -196,6 +198,7 @@ impl Manager {
             fd_budget: open_file_limit().map_or(768, |l| l / 4 * 3),
             held_total: 0,
             warned_fds: false,
+            removed_since_trim: 0,
             sinks: None,
             store: None,
             logged_store_error: false,
@@ -407,6 +410,7 @@ impl Manager {
             }
             self.held_total = self.held_total.saturating_sub(t.held);
             self.shared.write().containers.remove(name);
+            self.removed_since_trim += 1;
             SelfMetrics::inc(&self.metrics().containers_removed);
             tracing::debug!(container = name, "container removed");
         }
@@ -542,13 +546,21 @@ impl Manager {
         };
         // One batch for the store and the sinks, written after the state lock is let go.
         if let Some(batch) = &batch {
-            if let Some(store) = &self.store
-                && let Err(e) = store.append(batch)
-            {
-                SelfMetrics::inc(&self.shared.self_metrics().collection_errors);
-                if !self.logged_store_error {
-                    self.logged_store_error = true;
-                    tracing::warn!(container = name, error = %e, "cannot append to the store (logged once)");
+            if let Some(store) = &self.store {
+                match store.append(batch) {
+                    Err(e) => {
+                        SelfMetrics::inc(&self.shared.self_metrics().collection_errors);
+                        if !self.logged_store_error {
+                            self.logged_store_error = true;
+                            tracing::warn!(container = name, error = %e, "cannot append to the store (logged once until appends work again)");
+                        }
+                    }
+                    // A failure (a full disk) is over: said once, so that the next is logged.
+                    Ok(_) if self.logged_store_error => {
+                        self.logged_store_error = false;
+                        tracing::info!("appends to the store work again");
+                    }
+                    Ok(_) => {}
                 }
             }
             // Queued on disk by each sink; never waits for the network.
@@ -655,6 +667,10 @@ impl Manager {
             let now = Instant::now();
             if now >= next_global {
                 self.rescan();
+                if self.removed_since_trim > 0 {
+                    self.removed_since_trim = 0;
+                    release_free_memory();
+                }
                 next_global = now + self.config.global_housekeeping_interval;
             }
             if now >= next_machine {
@@ -679,6 +695,29 @@ impl Manager {
                 .min(MAX_WAIT);
             self.wait_for_events(wait);
         }
+    }
+}
+
+/// Gives the allocator's free memory back to the system: removed containers' histories (up
+/// to `--storage-duration` of samples each) leave free pages among the live ones, which glibc
+/// keeps unless asked, so that after churn the agent's memory would stay at its peak.
+pub(crate) fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it only walks the allocator's free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Has buffers of 256 KiB and more (a large API answer, a query's points) mapped and
+/// unmapped on their own rather than carved from the heap. glibc would otherwise raise this
+/// threshold to the size of the largest buffer freed, after which every large answer comes
+/// from the heap and its pages stay with the process.
+pub(crate) fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
     }
 }
 

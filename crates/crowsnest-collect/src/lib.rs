@@ -29,3 +29,49 @@ pub mod watch;
 
 pub use error::{Error, Result};
 pub use roots::{CONTAINER_ROOTFS, Roots, detect_rootfs, rootfs_in_container};
+
+/// Entry points for the fuzz targets in `fuzz/` (a workspace of its own) to parsers that are
+/// not public. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crowsnest_core::model::PerDiskStats;
+
+    use crate::cgroup::DeviceNames;
+
+    /// v1 `blkio.*` lines into `list`, updated in place as the reader does.
+    pub fn blkio_into(text: &str, list: &mut Vec<PerDiskStats>, devices: &DeviceNames) {
+        let mut masks = Vec::new();
+        crate::cgroup::parse::blkio_into(Some(text), list, &mut masks, devices);
+    }
+
+    /// v2 `io.stat` into `bytes` and `ops`, updated in place as the reader does.
+    pub fn io_stat_into(
+        text: &str,
+        bytes: &mut Vec<PerDiskStats>,
+        ops: &mut Vec<PerDiskStats>,
+        devices: &DeviceNames,
+    ) {
+        let mut masks = Vec::new();
+        crate::cgroup::parse::io_stat_into(text, bytes, ops, &mut masks, devices);
+    }
+
+    /// A sysfs CPU list (`0-3,8`).
+    pub fn cpu_list(text: &str) -> Option<Vec<u32>> {
+        crate::machine::parse_cpu_list(text)
+    }
+
+    /// `PRETTY_NAME` of an os-release file.
+    pub fn pretty_name(text: &str) -> Option<String> {
+        crate::machine::pretty_name(text)
+    }
+
+    /// The bracketed choice of a sysfs list (`none [mq-deadline] kyber`).
+    pub fn bracketed(text: &str) -> Option<&str> {
+        crate::machine::bracketed(text)
+    }
+
+    /// A mountinfo field with its octal escapes (`\040`) decoded.
+    pub fn mount_unescape(text: &str) -> Vec<u8> {
+        crate::procfs::mountinfo::unescape(text)
+    }
+}

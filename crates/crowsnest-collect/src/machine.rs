@@ -78,7 +78,7 @@ pub fn read_version_info(roots: &Roots, crowsnest_version: &str) -> VersionInfo 
 }
 
 /// `PRETTY_NAME` of an os-release file, without its quotes.
-fn pretty_name(text: &str) -> Option<String> {
+pub(crate) fn pretty_name(text: &str) -> Option<String> {
     let value = text
         .lines()
         .find_map(|l| l.trim().strip_prefix("PRETTY_NAME="))?;
@@ -219,7 +219,7 @@ fn disk_map(roots: &Roots) -> BTreeMap<String, DiskInfo> {
 }
 
 /// `none [mq-deadline] kyber` → `mq-deadline`.
-fn bracketed(s: &str) -> Option<&str> {
+pub(crate) fn bracketed(s: &str) -> Option<&str> {
     let start = s.find('[')? + 1;
     let len = s[start..].find(']')?;
     Some(&s[start..start + len])
@@ -262,13 +262,27 @@ fn network_devices(roots: &Roots) -> Vec<NetInfo> {
     out
 }
 
-/// `0-3,8,10-11` → `[0, 1, 2, 3, 8, 10, 11]`; `None` when malformed.
-fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
+/// More CPUs than any kernel has (`CONFIG_NR_CPUS` is at most 8192): a CPU list naming a CPU
+/// at or past it, or longer than it, is malformed.
+const MAX_CPUS: u32 = 1 << 16;
+
+/// `0-3,8,10-11` → `[0, 1, 2, 3, 8, 10, 11]`; `None` when malformed (including a CPU number
+/// of [`MAX_CPUS`] or more, a range that goes down, or more than [`MAX_CPUS`] CPUs in all, so
+/// that a short text never makes a long list).
+pub(crate) fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
+    let cpu = |t: &str| t.parse::<u32>().ok().filter(|n| *n < MAX_CPUS);
     let mut out = Vec::new();
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
         match part.split_once('-') {
-            Some((a, b)) => out.extend(a.parse::<u32>().ok()?..=b.parse().ok()?),
-            None => out.push(part.parse().ok()?),
+            Some((a, b)) => {
+                let (a, b) = (cpu(a)?, cpu(b)?);
+                if a > b || out.len() + (b - a) as usize >= MAX_CPUS as usize {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None if out.len() < MAX_CPUS as usize => out.push(cpu(part)?),
+            None => return None,
         }
     }
     Some(out)
@@ -674,6 +688,25 @@ mod tests {
         assert_eq!(parse_cpu_list("0-x"), None);
         assert_eq!(bracketed("none [mq-deadline] kyber"), Some("mq-deadline"));
         assert_eq!(bracketed("none"), None);
+    }
+
+    /// Found by the `procfs_files` fuzz target: a 12-byte CPU list made a list of 49 million
+    /// CPUs (200 MB).
+    #[test]
+    fn fuzz_cpu_list_is_bounded_by_the_kernel_limit() {
+        let input: &[u8] = &[
+            0x31, 0x2d, 0x30, 0x34, 0x39, 0x33, 0x38, 0x32, 0x37, 0x31, 0x31, 0x0a,
+        ];
+        let text = std::str::from_utf8(input).unwrap();
+        assert_eq!(parse_cpu_list(text), None);
+        assert_eq!(parse_cpu_list("0-4294967295"), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        // Many ranges that are each allowed still make at most MAX_CPUS CPUs.
+        let many = vec!["0-65535"; 64].join(",");
+        assert_eq!(parse_cpu_list(&many), None);
+        assert_eq!(parse_cpu_list("65535").map(|c| c.len()), Some(1));
+        assert_eq!(parse_cpu_list("0-65535").map(|c| c.len()), Some(1 << 16));
+        assert_eq!(parse_cpu_list("65536"), None);
     }
 
     #[test]

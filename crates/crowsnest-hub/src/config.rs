@@ -37,6 +37,80 @@ pub struct HubConfig {
     pub sinks: Vec<crowsnest_sinks::SinkSpec>,
     /// Root of the sinks' on-disk queues.
     pub sink_queue_dir: std::path::PathBuf,
+    /// TLS and authentication of the hub's listener (`--tls-cert`, `--auth-token-file`, ...).
+    pub serve: crowsnest_serve::ServeConfig,
+    /// Prefix of every HTTP route (`--url-base-prefix`, e.g. `/monitor`); empty: none.
+    pub url_base_prefix: String,
+    /// How the hub reaches agents: scheme, bearer token, CA (`--agent-scheme`,
+    /// `--agent-token-file`, `--agent-ca`).
+    pub agents: AgentClientConfig,
+}
+
+/// How the hub reaches agents, for nodes whose source says nothing else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentClientConfig {
+    /// A token file whose first token the hub sends to every agent as
+    /// `Authorization: Bearer` (`--agent-token-file`); re-read when it changes.
+    pub token_file: Option<PathBuf>,
+    /// CA certificates (PEM) that agents' certificates must chain to (`--agent-ca`); without
+    /// it, the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The scheme of agents whose source gives none (`--agent-scheme`).
+    pub scheme: Scheme,
+    /// The certificate and key (PEM) the hub presents to agents that ask for one (mutual
+    /// TLS: `--agent-tls-cert`, `--agent-tls-key`).
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+}
+
+/// How an agent is spoken to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scheme {
+    /// Plain HTTP.
+    #[default]
+    Http,
+    /// HTTP over TLS, the agent's certificate verified.
+    Https,
+}
+
+impl Scheme {
+    /// `http` or `https`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+impl std::str::FromStr for Scheme {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Scheme, String> {
+        match s {
+            "http" => Ok(Scheme::Http),
+            "https" => Ok(Scheme::Https),
+            other => Err(format!("{other:?} is not a scheme (http, https)")),
+        }
+    }
+}
+
+/// How one node's agent is reached when its source says so (a hosts file item's `scheme`,
+/// `token` or `tokenFile`); what it leaves out comes from [`AgentClientConfig`].
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct AgentAccess {
+    /// The scheme.
+    pub scheme: Option<Scheme>,
+    /// The bearer token.
+    pub token: Option<std::sync::Arc<str>>,
+}
+
+impl std::fmt::Debug for AgentAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentAccess")
+            .field("scheme", &self.scheme)
+            .field("token", &self.token.as_ref().map(|_| "(set)"))
+            .finish()
+    }
 }
 
 impl HubConfig {
@@ -56,6 +130,9 @@ impl HubConfig {
             model_dir: None,
             sinks: Vec::new(),
             sink_queue_dir: std::path::PathBuf::from("/var/lib/crowsnest/hub-sinks"),
+            serve: crowsnest_serve::ServeConfig::default(),
+            url_base_prefix: String::new(),
+            agents: AgentClientConfig::default(),
         }
     }
 }
@@ -103,10 +180,16 @@ pub struct NodeAddr {
 impl NodeAddr {
     /// `http://host:port` (IPv6 addresses in brackets).
     pub fn base_url(&self) -> String {
+        self.url_with(Scheme::Http)
+    }
+
+    /// `scheme://host:port` (IPv6 addresses in brackets).
+    pub fn url_with(&self, scheme: Scheme) -> String {
+        let scheme = scheme.as_str();
         if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("http://[{}]:{}", self.host, self.port)
+            format!("{scheme}://[{}]:{}", self.host, self.port)
         } else {
-            format!("http://{}:{}", self.host, self.port)
+            format!("{scheme}://{}:{}", self.host, self.port)
         }
     }
 

@@ -9,6 +9,9 @@ pub enum Error {
     /// A sink could not start (its queue directory, most often).
     #[error("cannot start sinks: {0}")]
     Sinks(#[from] crowsnest_sinks::SinkError),
+    /// A TLS or authentication file (of the listener or toward agents) could not be used.
+    #[error(transparent)]
+    Guard(#[from] crowsnest_serve::Error),
     /// A `--source` URI the hub does not understand.
     #[error("--source {uri:?}: {reason}")]
     SourceUri {

@@ -19,10 +19,10 @@ use serde::Serialize;
 
 use crate::state::{Shared, lock};
 
-/// The router of every route.
+/// The router of every route. Every error answer is JSON (see [`json_errors`]) but
+/// `/healthz`'s 503, which stays the same text as its 200.
 pub fn router(shared: Shared) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
         .route("/metrics", get(prom::handler))
         .route("/api/v1/hub/nodes", get(nodes))
         .route("/api/v1/hub/sources", get(sources))
@@ -38,6 +38,10 @@ pub fn router(shared: Shared) -> Router {
             get(metrics_api::handler),
         )
         .merge(crowsnest_ui::hub_routes())
+        .layer(axum::middleware::from_fn(
+            crowsnest_serve::errors::json_errors,
+        ))
+        .route("/healthz", get(healthz))
         .with_state(shared)
 }
 

@@ -25,7 +25,9 @@ pub mod source;
 pub mod state;
 pub mod status;
 
-pub use config::{HubConfig, ModelBackend, NodeAddr, SourceSpec};
+pub use config::{
+    AgentAccess, AgentClientConfig, HubConfig, ModelBackend, NodeAddr, Scheme, SourceSpec,
+};
 pub use error::{Error, Result};
 
 use std::future::Future;
@@ -67,6 +69,11 @@ impl HubHandle {
             self.server.await
         };
         let done = tokio::time::timeout(std::time::Duration::from_secs(10), wait).await;
+        // The scheduler has sent its last batch: stop the sinks and write their queues through
+        // to the disk (what is still queued is sent after a restart).
+        if let Some(sinks) = &self.state.sinks {
+            sinks.shutdown(std::time::Duration::from_secs(5)).await;
+        }
         let empty = MemoryModel::new(std::time::Duration::from_secs(1), 0);
         let old = std::mem::replace(
             &mut *self.state.model.write().unwrap_or_else(|p| p.into_inner()),
@@ -83,6 +90,10 @@ impl HubHandle {
 /// Starts the hub on the current tokio runtime with `clock` for batch times and health.
 pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle> {
     tune_allocator();
+    // TLS and auth files (the listener's and toward agents) are read first: a mistake in
+    // them stops the hub before it starts.
+    let server = crowsnest_serve::Server::new(&config.serve)?;
+    let client = scrape::HttpClient::for_agents(config.scrape_timeout, &config.agents)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| Error::Bind {
@@ -142,23 +153,23 @@ pub async fn start(config: HubConfig, clock: Arc<dyn Clock>) -> Result<HubHandle
     if let Some(m) = maintenance {
         tasks.push(tokio::spawn(maintain_model(Arc::from(m), stop_rx.clone())));
     }
-    let sched = schedule::Scheduler::new(shared.clone(), sources.clone());
+    let sched = schedule::Scheduler::new(shared.clone(), sources.clone(), client);
     tasks.push(tokio::spawn(sched.run(stop_rx.clone())));
     tasks.push(tokio::spawn(poll_sources(
         shared.clone(),
         sources,
         stop_rx.clone(),
     )));
-    let app = http::router(shared.clone());
+    let app = crowsnest_serve::prefix::under(
+        http::router(shared.clone()),
+        &shared.config.url_base_prefix,
+    );
     let mut server_stop = stop_rx;
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
-    tracing::info!(%addr, "hub listening");
+    let (scheme, auth) = (server.scheme(), server.authenticates());
+    let server = tokio::spawn(server.serve(listener, app, async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+    tracing::info!(%addr, scheme, auth, "hub listening");
     Ok(HubHandle {
         addr,
         state: shared,
@@ -238,4 +249,19 @@ pub async fn run(
     let handle = start(config, Arc::new(SystemClock)).await?;
     shutdown.await;
     handle.stop().await
+}
+
+/// Entry points for the fuzz targets in `fuzz/` (a workspace of its own) to parsers that are
+/// not public. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// A `metrics.k8s.io` `labelSelector`: the number of requirements, or what is wrong.
+    pub fn label_selector(text: &str) -> std::result::Result<usize, String> {
+        crate::http::metrics_api::parse_selector(text).map(|r| r.len())
+    }
+
+    /// The model API's query (`start`, `end`, `labels`), or what is wrong.
+    pub fn model_query(query: Option<&str>) -> std::result::Result<(), String> {
+        crate::http::model_api::parse_query(query).map(drop)
+    }
 }

@@ -96,8 +96,11 @@ fn stale_scrapes(shared: &Shared) -> u64 {
 }
 
 impl Scheduler {
-    pub(crate) fn new(shared: Shared, sources: Arc<Mutex<Sources>>) -> Scheduler {
-        let client = HttpClient::new(shared.config.scrape_timeout);
+    pub(crate) fn new(
+        shared: Shared,
+        sources: Arc<Mutex<Sources>>,
+        client: HttpClient,
+    ) -> Scheduler {
         let clusters = lock(&sources).clusters();
         Scheduler {
             stale_scrapes: stale_scrapes(&shared),
@@ -169,12 +172,16 @@ impl Scheduler {
             if self.nodes.contains_key(&n.addr.name) {
                 continue;
             }
-            tracing::info!(node = %n.addr.name, url = %n.addr.base_url(), source = %n.source, "node added");
+            let url = match &n.scraper {
+                Scraper::Agent(access) => self.client.base_url(&n.addr, access),
+                Scraper::KubeletSummary(_) => n.addr.base_url(),
+            };
+            tracing::info!(node = %n.addr.name, %url, source = %n.source, "node added");
             statuses.insert(
                 n.addr.name.clone(),
                 NodeStatus {
                     name: n.addr.name.clone(),
-                    url: n.addr.base_url(),
+                    url,
                     source: n.source.clone(),
                     ..Default::default()
                 },

@@ -10,6 +10,11 @@
 //!
 //! The hub keeps Heapster's metrics ([`names::is_hub_metric`]): the agent's finer figures
 //! (pressure, CFS periods, swap, ...) stay with the agent.
+//!
+//! Agents are spoken to over HTTP or HTTPS (rustls, the agent's certificate verified against
+//! `--agent-ca` or the system's roots; the hub's own certificate presented to agents that ask
+//! for one), with `Authorization: Bearer` when a token is known:
+//! the node's own (its hosts file item's `token` or `tokenFile`), else `--agent-token-file`'s.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +26,7 @@ use crowsnest_core::model::{ContainerInfo, ContainerReference, ContainerSpec};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -28,7 +34,7 @@ use serde::Deserialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::batch::{CounterWindow, MetricSet, NodeMachine, SetType, key};
-use crate::config::NodeAddr;
+use crate::config::{AgentAccess, AgentClientConfig, NodeAddr, Scheme};
 use crate::error::{Error, Result};
 use crate::names;
 
@@ -49,8 +55,10 @@ const BODIES_AT_ONCE: usize = 4;
 /// An HTTP client shared by every node's scrapes.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     bodies: Arc<Semaphore>,
+    token: Option<Arc<crowsnest_serve::auth::tokens::TokenFile>>,
+    scheme: Scheme,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -67,11 +75,58 @@ pub struct Body {
 }
 
 impl HttpClient {
-    /// A client whose connections give up after `connect_timeout`.
+    /// A client whose connections give up after `connect_timeout`, for plain HTTP agents
+    /// without a token (HTTPS ones are verified against the system's roots).
     pub fn new(connect_timeout: Duration) -> HttpClient {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(connect_timeout));
-        connector.set_nodelay(true);
+        let tls = client_tls(system_roots());
+        HttpClient::build(connect_timeout, tls, None, Scheme::Http)
+    }
+
+    /// A client for agents as `agents` says: its token file and CA file are read now (an
+    /// error names the flag and the file).
+    pub fn for_agents(connect_timeout: Duration, agents: &AgentClientConfig) -> Result<HttpClient> {
+        let roots = match &agents.ca_file {
+            Some(ca) => crowsnest_serve::tls::root_store("--agent-ca", ca)?,
+            None => system_roots(),
+        };
+        let token = agents
+            .token_file
+            .as_deref()
+            .map(|p| crowsnest_serve::auth::tokens::TokenFile::open("--agent-token-file", p))
+            .transpose()?
+            .map(Arc::new);
+        let identity = agents.client_cert.as_ref().map(|(c, k)| {
+            (
+                "--agent-tls-cert",
+                c.as_path(),
+                "--agent-tls-key",
+                k.as_path(),
+            )
+        });
+        let tls = crowsnest_serve::tls::client_config(roots, identity)?;
+        Ok(HttpClient::build(
+            connect_timeout,
+            tls,
+            token,
+            agents.scheme,
+        ))
+    }
+
+    fn build(
+        connect_timeout: Duration,
+        tls: rustls::ClientConfig,
+        token: Option<Arc<crowsnest_serve::auth::tokens::TokenFile>>,
+        scheme: Scheme,
+    ) -> HttpClient {
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(connect_timeout));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             // One connection per scrape: an idle connection would keep its read buffer
@@ -83,16 +138,46 @@ impl HttpClient {
         HttpClient {
             client,
             bodies: Arc::new(Semaphore::new(BODIES_AT_ONCE)),
+            token,
+            scheme,
         }
+    }
+
+    /// The base URL of `addr`'s agent: the node's scheme, else the client's.
+    pub fn base_url(&self, addr: &NodeAddr, access: &AgentAccess) -> String {
+        addr.url_with(access.scheme.unwrap_or(self.scheme))
+    }
+
+    /// The token sent to a node: its own, else the client's (the token file's first token).
+    fn token_for(&self, access: &AgentAccess) -> Option<Arc<str>> {
+        access
+            .token
+            .clone()
+            .or_else(|| self.token.as_ref().map(|t| Arc::from(t.current().first())))
     }
 
     /// Sends a request and reads the whole answer (at most [`MAX_RESPONSE_BYTES`]); an
     /// answer other than 200 is an error carrying the start of its body.
     pub async fn fetch(&self, method: Method, url: &str, body: Vec<u8>) -> Result<Body, String> {
-        let req = Request::builder()
+        self.fetch_with(method, url, body, None).await
+    }
+
+    /// [`HttpClient::fetch`] with `Authorization: Bearer token` when a token is given.
+    pub async fn fetch_with(
+        &self,
+        method: Method,
+        url: &str,
+        body: Vec<u8>,
+        token: Option<&str>,
+    ) -> Result<Body, String> {
+        let mut req = Request::builder()
             .method(method)
             .uri(url)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(hyper::header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let req = req
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| format!("bad request: {e}"))?;
         let resp = self.client.request(req).await.map_err(|e| {
@@ -123,6 +208,30 @@ impl HttpClient {
         }
         Ok(Body { bytes, _turn: turn })
     }
+}
+
+/// The system's trust anchors (none, with a warning, when they cannot be read).
+fn system_roots() -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::debug!(error = %e, "reading the system's CA certificates");
+    }
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        tracing::debug!("no system CA certificate found; HTTPS agents need --agent-ca");
+    }
+    roots
+}
+
+/// The TLS client configuration toward agents: ring, TLS 1.2 and 1.3, `roots` trusted, no
+/// client certificate.
+fn client_tls(roots: rustls::RootCertStore) -> rustls::ClientConfig {
+    rustls::ClientConfig::builder_with_provider(crowsnest_serve::tls::provider())
+        .with_safe_default_protocol_versions()
+        .expect("the ring provider supports TLS 1.2 and 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
 }
 
 /// What the hub remembers of a node between scrapes.
@@ -164,13 +273,24 @@ struct MachineFields {
     memory_capacity: Option<u64>,
 }
 
-/// Scrapes `addr` once, updating `state`.
+/// Scrapes `addr` once, updating `state`, as the client says (its scheme and token).
 pub async fn scrape_node(
     client: &HttpClient,
     addr: &NodeAddr,
     state: &mut NodeScrapeState,
 ) -> Result<Scraped> {
-    let base = addr.base_url();
+    scrape_agent(client, addr, &AgentAccess::default(), state).await
+}
+
+/// Scrapes `addr` once with the node's own `access` (scheme, token), updating `state`.
+pub async fn scrape_agent(
+    client: &HttpClient,
+    addr: &NodeAddr,
+    access: &AgentAccess,
+    state: &mut NodeScrapeState,
+) -> Result<Scraped> {
+    let base = client.base_url(addr, access);
+    let token = client.token_for(access);
     let err = |url: &str, reason: String| Error::Scrape {
         node: addr.name.clone(),
         url: url.to_owned(),
@@ -181,7 +301,9 @@ pub async fn scrape_node(
         .is_none_or(|t| t.elapsed() >= MACHINE_REFRESH)
     {
         let murl = format!("{base}/api/v1.3/machine");
-        let machine = client.fetch(Method::GET, &murl, Vec::new()).await;
+        let machine = client
+            .fetch_with(Method::GET, &murl, Vec::new(), token.as_deref())
+            .await;
         match machine.map(|b| serde_json::from_slice::<MachineFields>(&b.bytes)) {
             Ok(Ok(m)) => {
                 state.machine = Some(NodeMachine {
@@ -209,7 +331,7 @@ pub async fn scrape_node(
         _ => format!(r#"{{"num_stats":{FIRST_NUM_STATS}}}"#),
     };
     let body = client
-        .fetch(Method::POST, &url, request.into_bytes())
+        .fetch_with(Method::POST, &url, request.into_bytes(), token.as_deref())
         .await
         .map_err(|r| err(&url, r))?;
     // Each container is turned into its set as soon as it is parsed: only one container's

@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use crowsnest_core::Timestamp;
 
-use crate::config::{NodeAddr, SourceSpec};
+use crate::config::{AgentAccess, NodeAddr, SourceSpec};
 use crate::error::{Error, Result};
 use crate::kubernetes::Cluster;
-use crate::scrape::{HttpClient, NodeScrapeState, Scraped, scrape_node};
+use crate::scrape::{HttpClient, NodeScrapeState, Scraped, scrape_agent};
 use crate::status::SourceStatus;
 
 use self::hosts_file::HostsFile;
@@ -26,19 +26,25 @@ enum Source {
 }
 
 /// How a node is scraped.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub enum Scraper {
-    /// Its crowsnest agent (`POST /api/v1.3/subcontainers/`).
-    #[default]
-    Agent,
+    /// Its crowsnest agent (`POST /api/v1.3/subcontainers/`), with the node's own scheme and
+    /// token when its source gives them.
+    Agent(AgentAccess),
     /// Its kubelet's Summary API, with the cluster's credentials.
     KubeletSummary(Arc<Cluster>),
+}
+
+impl Default for Scraper {
+    fn default() -> Scraper {
+        Scraper::Agent(AgentAccess::default())
+    }
 }
 
 impl PartialEq for Scraper {
     fn eq(&self, other: &Scraper) -> bool {
         match (self, other) {
-            (Scraper::Agent, Scraper::Agent) => true,
+            (Scraper::Agent(a), Scraper::Agent(b)) => a == b,
             (Scraper::KubeletSummary(a), Scraper::KubeletSummary(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -55,7 +61,7 @@ pub async fn scrape(
     state: &mut NodeScrapeState,
 ) -> Result<Scraped> {
     match scraper {
-        Scraper::Agent => scrape_node(client, addr, state).await,
+        Scraper::Agent(access) => scrape_agent(client, addr, access, state).await,
         Scraper::KubeletSummary(c) => crate::kubernetes::summary::scrape(c, addr, state).await,
     }
 }
@@ -153,11 +159,11 @@ impl Sources {
             let (targets, scraper);
             let list = match s {
                 Source::Static(n) => {
-                    scraper = Scraper::Agent;
+                    scraper = Scraper::default();
                     n.as_slice()
                 }
                 Source::Hosts(h) => {
-                    scraper = Scraper::Agent;
+                    scraper = Scraper::default();
                     h.nodes()
                 }
                 Source::Kubernetes(c) => {
@@ -165,7 +171,7 @@ impl Sources {
                     scraper = if c.spec.summary {
                         Scraper::KubeletSummary(c.clone())
                     } else {
-                        Scraper::Agent
+                        Scraper::default()
                     };
                     targets.as_slice()
                 }
@@ -186,7 +192,10 @@ impl Sources {
                     SourcedNode {
                         addr: n.clone(),
                         source: Self::name(s),
-                        scraper: scraper.clone(),
+                        scraper: match s {
+                            Source::Hosts(h) => Scraper::Agent(h.access(&n.name)),
+                            _ => scraper.clone(),
+                        },
                     },
                 );
             }

@@ -12,13 +12,26 @@ pub(crate) const USER_AGENT: &str = concat!("crowsnest/", env!("CARGO_PKG_VERSIO
 pub(crate) fn client(timeout: Duration, insecure_tls: bool) -> reqwest::Result<reqwest::Client> {
     // One process-wide provider; a second install (another sink) is a no-op error.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(5)))
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tls_danger_accept_invalid_certs(insecure_tls)
-        .build()
+    let builder = || {
+        reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tls_danger_accept_invalid_certs(insecure_tls)
+    };
+    match builder().build() {
+        Ok(client) => Ok(client),
+        // A machine (or a FROM scratch image) without a CA bundle: plain http:// sinks must
+        // still work; an https:// sink then fails each delivery with the unknown issuer named.
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "no CA certificates on this system: https sinks cannot verify their servers"
+            );
+            builder().tls_certs_only([]).build()
+        }
+    }
 }
 
 /// A request that got no answer: always worth a retry.

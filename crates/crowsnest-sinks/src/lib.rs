@@ -32,6 +32,7 @@ use std::time::Duration;
 use crowsnest_core::batch::Batch;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 pub use metrics::{DropReason, SinkStats};
 pub use queue::{Queue, QueueError};
@@ -166,7 +167,7 @@ impl Shared {
 pub struct SinkHandle {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
-    task: Option<JoinHandle<()>>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SinkHandle {
@@ -261,7 +262,7 @@ impl SinkHandle {
         Ok(SinkHandle {
             shared,
             stop,
-            task: Some(task),
+            task: Mutex::new(Some(task)),
         })
     }
 
@@ -330,21 +331,56 @@ impl SinkHandle {
 
     /// Stops the delivery task after its current attempt, waiting at most `wait`. What is
     /// still queued stays on disk.
-    pub async fn close(mut self, wait: Duration) {
+    pub async fn close(self, wait: Duration) {
+        self.shutdown(Instant::now() + wait).await;
+    }
+
+    /// Stops the delivery task after its current attempt (aborting it at `deadline`), then
+    /// writes the queue and the encoder's state through to the disk and logs what stays
+    /// queued for the next start. Works through a shared reference: the sink may still be
+    /// held elsewhere (an HTTP handler reading its counters).
+    pub async fn shutdown(&self, deadline: Instant) {
         let _ = self.stop.send(true);
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(wait, &mut task).await.is_err()
+        let task = lock(&self.task).take();
+        if let Some(mut task) = task
+            && tokio::time::timeout_at(deadline, &mut task).await.is_err()
         {
             task.abort();
+            tracing::warn!(sink = %self.shared.name, "delivery still running at the shutdown deadline; stopped it (the records it was sending stay queued)");
         }
-        self.shared.save_state();
+        let shared = self.shared.clone();
+        let flushed = tokio::task::spawn_blocking(move || {
+            shared.save_state();
+            shared.queue().sync()
+        })
+        .await;
+        match flushed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(sink = %self.shared.name, error = %e, "cannot write the queue through to the disk")
+            }
+            Err(e) => tracing::error!(sink = %self.shared.name, error = %e, "queue sync failed"),
+        }
+        let q = self.shared.queue();
+        if q.pending_records() > 0 {
+            tracing::info!(
+                sink = %self.shared.name,
+                records = q.pending_records(),
+                items = q.pending_items(),
+                bytes = q.pending_bytes(),
+                queue = %q.dir().display(),
+                "sink stopped; undelivered records stay queued on disk and are sent after the next start"
+            );
+        } else {
+            tracing::info!(sink = %self.shared.name, "sink stopped; nothing pending");
+        }
     }
 }
 
 impl Drop for SinkHandle {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        if let Some(t) = self.task.take() {
+        if let Some(t) = lock(&self.task).take() {
             t.abort();
         }
         self.shared.save_state();
@@ -399,10 +435,20 @@ impl Sinks {
         &self.sinks
     }
 
-    /// Stops every sink, waiting at most `wait` for each.
+    /// Stops every sink, waiting at most `wait` in all.
     pub async fn close(self, wait: Duration) {
-        for s in self.sinks {
-            s.close(wait).await;
+        self.shutdown(wait).await;
+    }
+
+    /// Stops every sink at once, waiting at most `wait` in all for their current deliveries,
+    /// then writes every queue through to the disk (see [`SinkHandle::shutdown`]).
+    pub async fn shutdown(&self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        for s in &self.sinks {
+            let _ = s.stop.send(true);
+        }
+        for s in &self.sinks {
+            s.shutdown(deadline).await;
         }
     }
 }

@@ -613,6 +613,19 @@ impl Queue {
         Ok(())
     }
 
+    /// Writes every segment through to the disk (`fdatasync`), at shutdown.
+    pub fn sync(&self) -> Result<()> {
+        let last = self.segments.len().saturating_sub(1);
+        for (i, seg) in self.segments.iter().enumerate() {
+            match &self.active {
+                Some(f) if i == last => f.sync_data(),
+                _ => File::open(&seg.path).and_then(|f| f.sync_data()),
+            }
+            .map_err(io_err(&seg.path))?;
+        }
+        Ok(())
+    }
+
     /// A handle of the segment being appended to, so that the caller can `fdatasync` it
     /// without holding its lock on the queue.
     pub fn sync_handle(&self) -> Option<File> {

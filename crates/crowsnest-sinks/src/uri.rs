@@ -97,13 +97,19 @@ pub fn redact(uri: &str) -> String {
         Some((h, q)) => (h, Some(q)),
         None => (uri, None),
     };
-    // user:password@ in the address.
-    let mut out = match (head.find("://"), head.rfind('@')) {
-        (Some(s), Some(at)) if at > s => match head[s + 3..at].split_once(':') {
-            Some((user, _)) => format!("{}{user}:***{}", &head[..s + 3], &head[at..]),
-            None => head.to_owned(),
-        },
-        _ => head.to_owned(),
+    // user:password@ in the address: everything from the first `:` after the first `//`
+    // (or, in an address without a scheme, read as http://, from the first `:`) to the last
+    // `@` is taken for the password. It may take more than the password (a user in a URI
+    // without a scheme), never less.
+    let mut out = match head.rfind('@') {
+        Some(at) => {
+            let start = head[..at].find("//").map_or(0, |s| s + 2);
+            match head[start..at].split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &head[..start], &head[at..]),
+                None => head.to_owned(),
+            }
+        }
+        None => head.to_owned(),
     };
     if let Some(q) = query {
         out.push('?');

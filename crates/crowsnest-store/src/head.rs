@@ -176,6 +176,18 @@ impl Head {
         }
     }
 
+    /// Forgets series ids from `n` up (none of them has samples in this head) and gives
+    /// back the per-id tables' memory beyond them.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        debug_assert!(self.slots.iter().all(|s| (s.series as usize) < n));
+        if self.slot_of.len() > n {
+            self.slot_of.truncate(n);
+            self.slot_of.shrink_to_fit();
+            self.last_ts.truncate(n);
+            self.last_ts.shrink_to_fit();
+        }
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.samples == 0
     }

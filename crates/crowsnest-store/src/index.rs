@@ -64,7 +64,8 @@ impl From<&SeriesMeta> for SeriesInfo {
 /// its data gone by retention) until a new series takes the id.
 #[derive(Debug, Default)]
 pub(crate) struct Index {
-    metas: Vec<Option<SeriesMeta>>,
+    /// Boxed: a free id costs one pointer, not a whole definition.
+    metas: Vec<Option<Box<SeriesMeta>>>,
     live: usize,
     postings: FxHashMap<Arc<str>, FxHashMap<Arc<str>, Vec<SeriesId>>>,
     by_metric: FxHashMap<Arc<str>, Vec<SeriesId>>,
@@ -114,32 +115,36 @@ impl Index {
         add_sorted(self.by_metric.entry(meta.metric.clone()).or_default(), id);
         let i = id as usize;
         if self.metas.len() <= i {
-            self.bytes += (i + 1 - self.metas.len()) * std::mem::size_of::<Option<SeriesMeta>>();
+            self.bytes +=
+                (i + 1 - self.metas.len()) * std::mem::size_of::<Option<Box<SeriesMeta>>>();
             self.metas.resize_with(i + 1, || None);
         }
-        self.bytes += 4;
-        if self.metas[i].replace(meta).is_none() {
+        self.bytes += 4 + std::mem::size_of::<SeriesMeta>();
+        if self.metas[i].replace(Box::new(meta)).is_none() {
             self.live += 1;
         }
     }
 
     /// The same index without the series `gone` says are gone (rebuilt: removal is rare, after
-    /// retention, and a rebuild gives back the postings' memory).
+    /// retention, and a rebuild gives back the postings' memory). Its slots end at the last
+    /// live series: ids above it are forgotten, not kept free, so that after a wave of
+    /// short-lived containers the per-id tables shrink back with the series.
     pub(crate) fn without(&self, gone: impl Fn(SeriesId) -> bool) -> Index {
         let mut ix = Index::new();
-        ix.metas.reserve(self.metas.len());
-        for (i, m) in self.metas.iter().enumerate() {
+        let last_live = self
+            .metas
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, m)| m.is_some() && !gone(*i as SeriesId))
+            .map_or(0, |(i, _)| i + 1);
+        ix.metas.reserve_exact(last_live);
+        for (i, m) in self.metas.iter().enumerate().take(last_live) {
             if let Some(m) = m
                 && !gone(i as SeriesId)
             {
-                ix.insert(i as SeriesId, m.clone());
+                ix.insert(i as SeriesId, (**m).clone());
             }
-        }
-        // Keep the slot count: ids above the last live one are free, not forgotten.
-        if ix.metas.len() < self.metas.len() {
-            ix.bytes +=
-                (self.metas.len() - ix.metas.len()) * std::mem::size_of::<Option<SeriesMeta>>();
-            ix.metas.resize_with(self.metas.len(), || None);
         }
         ix
     }
@@ -159,11 +164,11 @@ impl Index {
         self.metas
             .iter()
             .enumerate()
-            .filter_map(|(i, m)| Some((i as SeriesId, m.as_ref()?)))
+            .filter_map(|(i, m)| Some((i as SeriesId, m.as_deref()?)))
     }
 
     pub(crate) fn get(&self, id: SeriesId) -> Option<&SeriesMeta> {
-        self.metas.get(id as usize)?.as_ref()
+        self.metas.get(id as usize)?.as_deref()
     }
 
     /// Approximate heap bytes (label strings are counted once per distinct pair; the label
@@ -261,8 +266,9 @@ mod tests {
         ix.insert(0, meta("cpu/usage", &c));
         assert_eq!(ix.select(&Selector::metric("cpu/usage")), [0, 1]);
         assert_eq!(ix.len(), 3);
-        // Removing the highest ids keeps the slot count (they are free, not forgotten).
+        // Removing the highest ids forgets their slots: the per-id tables shrink back.
         let ix = ix.without(|id| id >= 1);
-        assert_eq!((ix.len(), ix.slots()), (1, 3));
+        assert_eq!((ix.len(), ix.slots()), (1, 1));
+        assert!(ix.without(|_| true).slots() == 0);
     }
 }

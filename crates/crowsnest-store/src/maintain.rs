@@ -243,15 +243,21 @@ impl Store {
         let before = w.series_log.len();
         let after = w.series_log.rewrite(ix.iter())?;
         w.interner = Interner::rebuilt(&ix);
+        // Ids above the last live series are forgotten (the next new series takes the lowest
+        // free id, else the first id past the slots), the others become free.
+        let slots = ix.slots();
         *write(&self.index) = ix;
         for &id in &gone {
             if let Some(t) = w.head.last_ts.get_mut(id as usize) {
                 *t = i64::MIN;
             }
         }
+        w.head.truncate(slots);
         w.free.extend_from_slice(&gone);
+        w.free.retain(|&id| (id as usize) < slots);
         w.free.sort_unstable_by(|a, b| b.cmp(a));
         w.free.dedup();
+        w.free.shrink_to_fit();
         drop(guard);
         let n = gone.len() as u64;
         Counters::add(&self.counters.series_removed, n);

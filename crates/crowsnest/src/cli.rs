@@ -21,6 +21,14 @@ pub(crate) struct Cli {
     /// Log level when RUST_LOG is not set (error, warn, info, debug, trace).
     #[arg(long, global = true, default_value = "info", env = "CROWSNEST_LOG")]
     pub(crate) log_level: String,
+    /// TOML configuration file: `[agent]` and `[hub]` tables, a key per flag (see the README);
+    /// flags win over `CROWSNEST_*` environment variables, which win over the file.
+    #[arg(long, global = true, env = "CROWSNEST_CONFIG", value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Longest wait, after SIGTERM or SIGINT, for open requests, the store and the sinks'
+    /// queues to be closed; past it the process logs what was pending and exits with status 1.
+    #[arg(long, global = true, default_value = "10s", value_parser = duration::parse)]
+    pub(crate) shutdown_timeout: std::time::Duration,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -41,6 +49,9 @@ pub(crate) enum Command {
     /// A terminal view of an agent or hub: containers by CPU, memory, network and I/O, with
     /// sparklines; `--once` prints one plain table.
     Top(crate::top::TopArgs),
+    /// Check a configuration file (`config check FILE`) or a command line (`config args ROLE
+    /// FLAGS...`) and print the resolved configuration, secrets masked.
+    Config(crate::config_file::ConfigArgs),
 }
 
 /// `crowsnest agent` flags, as typed.
@@ -212,6 +223,53 @@ pub(crate) struct AgentArgs {
     /// absent, the reason logged and counted in crowsnest_disk_usage_skipped_total).
     #[arg(long, default_value_t = 500_000, value_name = "ENTRIES")]
     disk_usage_max_entries: u64,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// TLS and authentication of a listener (the agent's and the hub's alike). `/healthz` stays
+/// open, so that liveness probes need no secret.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Bearer tokens, one per line (# starts a comment): every route but /healthz then needs
+    /// `Authorization: Bearer TOKEN`. Re-read when the file changes.
+    #[arg(long, value_name = "FILE")]
+    auth_token_file: Option<PathBuf>,
+    /// An htpasswd file of bcrypt hashes (htpasswd -B): every route but /healthz then needs
+    /// HTTP basic auth (or a token of --auth-token-file). Re-read when the file changes.
+    #[arg(
+        long,
+        alias = "http_auth_file",
+        alias = "http-auth-file",
+        value_name = "FILE"
+    )]
+    auth_htpasswd: Option<PathBuf>,
+    /// The TLS certificate chain (PEM, leaf first): serve HTTPS. Re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM), with --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that clients' certificates must chain to: mutual TLS, every
+    /// client must present one.
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The listener's configuration, every file read and checked now (an error names the
+    /// flag and the file).
+    pub(crate) fn into_config(self) -> anyhow::Result<crowsnest_serve::ServeConfig> {
+        let c = crowsnest_serve::ServeConfig::from_flags(
+            self.auth_token_file,
+            self.auth_htpasswd,
+            self.tls_cert,
+            self.tls_key,
+            self.tls_client_ca,
+        )?;
+        c.check()?;
+        Ok(c)
+    }
 }
 
 /// A size: plain bytes, or a number with a `KiB`, `MiB` or `GiB` suffix.
@@ -386,6 +444,7 @@ impl AgentArgs {
                 max_entries: self.disk_usage_max_entries,
                 ..crowsnest_collect::du::Budget::default()
             },
+            serve: self.serve.into_config()?,
         })
     }
 }

@@ -74,6 +74,31 @@ pub(crate) struct HubArgs {
     hosts_poll_interval: Duration,
     #[command(flatten)]
     sinks: crate::sink_args::SinkArgs,
+    #[command(flatten)]
+    serve: crate::cli::ServeArgs,
+    /// Prefix for every HTTP route, for running behind a proxy (e.g. /monitor).
+    #[arg(long, alias = "url_base_prefix", default_value = "")]
+    url_base_prefix: String,
+    /// A token file (one per line, # starts a comment) whose first token the hub sends to
+    /// every agent as `Authorization: Bearer`, unless a hosts file item gives its own
+    /// (`token` or `tokenFile`). Re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    agent_token_file: Option<PathBuf>,
+    /// CA certificates (PEM) that HTTPS agents' certificates must chain to (default: the
+    /// system's roots).
+    #[arg(long, value_name = "FILE")]
+    agent_ca: Option<PathBuf>,
+    /// The scheme of agents whose source gives none (a hosts file item may say
+    /// "scheme": "https").
+    #[arg(long, default_value = "http", value_name = "http|https")]
+    agent_scheme: crowsnest_hub::Scheme,
+    /// The certificate (PEM) the hub presents to agents that ask for one
+    /// (their --tls-client-ca), with --agent-tls-key.
+    #[arg(long, value_name = "FILE")]
+    agent_tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --agent-tls-cert.
+    #[arg(long, value_name = "FILE")]
+    agent_tls_key: Option<PathBuf>,
 }
 
 /// `1000`, `64K`, `256Mi`, `2G`, `1Gi` as bytes.
@@ -186,6 +211,45 @@ impl HubArgs {
         config.sinks = sinks;
         config.sink_queue_dir = sink_queue_dir;
         config.hosts_poll_interval = self.hosts_poll_interval;
+        config.serve = self.serve.into_config()?;
+        let prefix = self.url_base_prefix.trim_end_matches('/').to_owned();
+        if !prefix.is_empty() && !prefix.starts_with('/') {
+            bail!(
+                "--url-base-prefix {:?} must start with /",
+                self.url_base_prefix
+            );
+        }
+        config.serve.open_paths = vec![format!("{prefix}/healthz")];
+        config.url_base_prefix = prefix;
+        if let Some(p) = &self.agent_token_file {
+            crowsnest_serve::auth::tokens::TokenSet::load("--agent-token-file", p)?;
+        }
+        let roots = match &self.agent_ca {
+            Some(p) => crowsnest_serve::tls::root_store("--agent-ca", p)?,
+            None => crowsnest_serve::tls::RootCertStore::empty(),
+        };
+        let client_cert = match (self.agent_tls_cert, self.agent_tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            (Some(_), None) => {
+                bail!("--agent-tls-cert needs --agent-tls-key (give both or neither)")
+            }
+            (None, Some(_)) => {
+                bail!("--agent-tls-key needs --agent-tls-cert (give both or neither)")
+            }
+        };
+        if let Some((c, k)) = &client_cert {
+            crowsnest_serve::tls::client_config(
+                roots,
+                Some(("--agent-tls-cert", c, "--agent-tls-key", k)),
+            )?;
+        }
+        config.agents = crowsnest_hub::AgentClientConfig {
+            token_file: self.agent_token_file,
+            ca_file: self.agent_ca,
+            scheme: self.agent_scheme,
+            client_cert,
+        };
         Ok(config)
     }
 }

@@ -43,11 +43,19 @@ pub(crate) struct TopArgs {
     /// Longest wait for one answer.
     #[arg(long, default_value = "5s", value_parser = duration::parse)]
     timeout: Duration,
+    /// A token file (as the agent's --auth-token-file: one per line) whose first token is sent
+    /// as `Authorization: Bearer`, for an agent or hub that asks for one.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<std::path::PathBuf>,
 }
 
 /// Runs `top` until `q`, Ctrl-C or a termination signal.
 pub(crate) fn run(args: TopArgs) -> anyhow::Result<()> {
-    let endpoint = Endpoint::parse(&args.url)?;
+    let mut endpoint = Endpoint::parse(&args.url)?;
+    if let Some(path) = &args.token_file {
+        let tokens = crowsnest_serve::auth::tokens::TokenSet::load("--token-file", path)?;
+        endpoint = endpoint.with_token(tokens.first().to_owned());
+    }
     if args.interval.is_zero() {
         anyhow::bail!("--interval must be above 0");
     }

@@ -4,9 +4,11 @@
 //! cAdvisor, which answers 500 to every failure, an unknown container is a 404 and a bad
 //! option a 400; a request for more stored samples than `--query-max-points` allows is a
 //! 422. The two listings cAdvisor answers with 400 and plain text (`/api` and
-//! `/api/<version>`) keep that shape.
+//! `/api/<version>`) are 400 with the same text in a JSON `error`. Whatever else answers an
+//! error without JSON (the router's 404 and 405, a body over the size limit) is turned into
+//! `{"error": "..."}` by [`json_errors`].
 
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use crate::history::HistoryError;
@@ -14,10 +16,10 @@ use crate::history::HistoryError;
 /// A failed API request.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
-    /// `/api` or `/api/`: which versions exist (plain text, as cAdvisor).
+    /// `/api` or `/api/`: which versions exist (cAdvisor's text).
     #[error("Supported API versions: {0}")]
     ListVersions(String),
-    /// `/api/<version>` without a request type: which types exist (plain text, as cAdvisor).
+    /// `/api/<version>` without a request type: which types exist (cAdvisor's text).
     #[error("Supported request types: {0:?}")]
     ListRequestTypes(String),
     /// The version is not one we serve.
@@ -101,23 +103,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        match self {
-            ApiError::ListVersions(_) | ApiError::ListRequestTypes(_) => {
-                let text = format!("{self}\n");
-                (
-                    status,
-                    [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                    text,
-                )
-                    .into_response()
-            }
-            _ => {
-                let body = serde_json::json!({ "error": self.to_string() }).to_string();
-                (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-            }
-        }
+        json_error(status, &self.to_string())
     }
 }
+
+pub(crate) use crowsnest_serve::errors::{json_error, json_errors};
 
 #[cfg(test)]
 mod tests {

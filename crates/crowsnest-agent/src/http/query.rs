@@ -24,8 +24,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::{Query as QueryString, State};
-use axum::http::{StatusCode, header};
+use axum::extract::State;
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use crowsnest_core::Timestamp;
 use crowsnest_core::batch::Value;
@@ -40,10 +40,11 @@ use crate::state::Shared;
 const DEFAULT_RANGE: Duration = Duration::from_secs(3600);
 
 /// `GET /api/v1/query`.
-pub(crate) async fn handler(
-    State(shared): State<Shared>,
-    QueryString(params): QueryString<HashMap<String, String>>,
-) -> Response {
+pub(crate) async fn handler(State(shared): State<Shared>, uri: Uri) -> Response {
+    let params = match query_params(uri.query()) {
+        Ok(p) => p,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
     let Some(store) = shared.store().cloned() else {
         return error(
             StatusCode::NOT_FOUND,
@@ -92,6 +93,28 @@ pub(crate) async fn handler(
         .into_response()
 }
 
+/// The decoded parameters of a query string (the first of a repeated one counts), or a
+/// message naming the one that does not decode to UTF-8.
+fn query_params(query: Option<&str>) -> Result<HashMap<String, String>, String> {
+    let mut out = HashMap::new();
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| {
+            let bytes = super::options::percent_decode(s, true)
+                .ok_or_else(|| format!("invalid parameter {pair:?}: bad %-escape"))?;
+            String::from_utf8(bytes)
+                .map_err(|_| format!("invalid parameter {pair:?}: not UTF-8 once %-decoded"))
+        };
+        let (k, v) = (decode(k)?, decode(v)?);
+        out.entry(k).or_insert(v);
+    }
+    Ok(out)
+}
+
 fn error(status: StatusCode, message: String) -> Response {
     let body = json!({ "error": message }).to_string();
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
@@ -117,7 +140,7 @@ fn agg_name(agg: Agg) -> &'static str {
 }
 
 /// The store query the parameters ask for, or a message naming the bad parameter.
-fn parse(params: &HashMap<String, String>, now: Timestamp) -> Result<Query, String> {
+pub(crate) fn parse(params: &HashMap<String, String>, now: Timestamp) -> Result<Query, String> {
     let bad = |name: &str, value: &str, reason: &str| {
         format!("invalid parameter {name}={value:?}: {reason}")
     };
@@ -390,6 +413,20 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn query_strings_decode_strictly() {
+        let p = query_params(Some("metric=cpu%2Fusage&metric=x&step=1+m")).unwrap();
+        assert_eq!(p["metric"], "cpu/usage");
+        assert_eq!(p["step"], "1 m");
+        let e = query_params(Some("metric=%ff%fe")).unwrap_err();
+        assert!(
+            e.contains("metric=%ff%fe") && e.contains("not UTF-8"),
+            "{e}"
+        );
+        let e = query_params(Some("start=%zz")).unwrap_err();
+        assert!(e.contains("start=%zz") && e.contains("%-escape"), "{e}");
     }
 
     #[test]

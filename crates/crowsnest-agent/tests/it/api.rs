@@ -294,8 +294,8 @@ async fn api_lists_versions_and_request_types() {
         let r = get(uri).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
         assert_eq!(
-            r.text(),
-            "Supported API versions: v1.0,v1.1,v1.2,v1.3,v2.0,v2.1\n"
+            r.json(),
+            json!({"error": "Supported API versions: v1.0,v1.1,v1.2,v1.3,v2.0,v2.1"})
         );
     }
     for (uri, types) in [
@@ -311,8 +311,8 @@ async fn api_lists_versions_and_request_types() {
         let r = get(uri).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
         assert_eq!(
-            r.text(),
-            format!("Supported request types: \"{types}\"\n"),
+            r.json(),
+            json!({"error": format!("Supported request types: \"{types}\"")}),
             "{uri}"
         );
     }

@@ -448,6 +448,48 @@ impl Chunked {
     }
 }
 
+/// Decodes a whole response held in memory, received in pieces of at most `piece` bytes (0:
+/// one piece), the way [`UnixHttp::get`] does: the status and the body, or what is wrong. For
+/// the fuzz targets in `fuzz/`.
+#[doc(hidden)]
+pub fn decode_response(bytes: &[u8], piece: usize) -> Result<(u16, Vec<u8>), String> {
+    let piece = if piece == 0 {
+        bytes.len().max(1)
+    } else {
+        piece
+    };
+    let mut pieces = bytes.chunks(piece);
+    let mut conn = Conn::default();
+    let head = loop {
+        if let Some(head) = conn.take_head()? {
+            break head;
+        }
+        let Some(p) = pieces.next() else {
+            return Err("connection closed before the headers ended".to_owned());
+        };
+        conn.raw.extend_from_slice(p);
+    };
+    let mut body = Vec::new();
+    let mut framing = head.framing;
+    loop {
+        let done = framing.decode(&mut conn.raw, &mut body)?;
+        if body.len() > MAX_BODY {
+            return Err(format!("body larger than {MAX_BODY} bytes"));
+        }
+        if done {
+            break;
+        }
+        let Some(p) = pieces.next() else {
+            if matches!(framing, Framing::UntilClose) {
+                break;
+            }
+            return Err("connection closed in the middle of the body".to_owned());
+        };
+        conn.raw.extend_from_slice(p);
+    }
+    Ok((head.status, body))
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -59,7 +59,7 @@ struct Usage {
 
 /// A Kubernetes selector requirement.
 #[derive(Debug, PartialEq)]
-enum Req {
+pub(crate) enum Req {
     Eq(String, String),
     Ne(String, String),
     In(String, Vec<String>),
@@ -69,12 +69,13 @@ enum Req {
 }
 
 /// Parses a `labelSelector` (`a=b,c!=d,e in (x,y),!f`).
-fn parse_selector(text: &str) -> Result<Vec<Req>, String> {
+pub(crate) fn parse_selector(text: &str) -> Result<Vec<Req>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut start) = (0i32, 0usize);
     for (i, c) in text.char_indices() {
         match c {
             '(' => depth += 1,
+            ')' if depth == 0 => return Err(format!("unbalanced ')' in labelSelector {text:?}")),
             ')' => depth -= 1,
             ',' if depth == 0 => {
                 parts.push(&text[start..i]);
@@ -82,6 +83,9 @@ fn parse_selector(text: &str) -> Result<Vec<Req>, String> {
             }
             _ => {}
         }
+    }
+    if depth != 0 {
+        return Err(format!("unbalanced '(' in labelSelector {text:?}"));
     }
     parts.push(&text[start..]);
     let list = |s: &str| -> Result<Vec<String>, String> {
@@ -112,6 +116,22 @@ fn parse_selector(text: &str) -> Result<Vec<Req>, String> {
         } else {
             return Err(format!("cannot read {p:?} in labelSelector {text:?}"));
         };
+        let (key, values): (&str, &[String]) = match &req {
+            Req::Eq(k, v) | Req::Ne(k, v) => (k, std::slice::from_ref(v)),
+            Req::In(k, vs) | Req::NotIn(k, vs) => (k, vs),
+            Req::Exists(k) | Req::NotExists(k) => (k, &[]),
+        };
+        let label_char = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+        if key.is_empty() || !key.chars().all(|c| label_char(c) || c == '/') {
+            return Err(format!(
+                "invalid label key {key:?} in labelSelector {text:?} (letters, digits, -, _, . and /)"
+            ));
+        }
+        if let Some(v) = values.iter().find(|v| !v.chars().all(label_char)) {
+            return Err(format!(
+                "invalid label value {v:?} in labelSelector {text:?} (letters, digits, -, _ and .)"
+            ));
+        }
         out.push(req);
     }
     Ok(out)
@@ -364,5 +384,19 @@ mod tests {
         }
         assert!(parse_selector("app in web").is_err());
         assert!(parse_selector("a b").is_err());
+        for (sel, names) in [
+            ("=web", "\"\""),
+            ("app=we b", "\"we b\""),
+            ("app in (web", "'('"),
+            ("app)", "')'"),
+            ("!", "\"\""),
+            ("app!=<x>", "\"<x>\""),
+        ] {
+            let e = parse_selector(sel).unwrap_err();
+            assert!(
+                e.contains(names) && e.contains("labelSelector"),
+                "{sel}: {e}"
+            );
+        }
     }
 }

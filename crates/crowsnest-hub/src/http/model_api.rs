@@ -6,7 +6,8 @@
 //! Metric names may contain `/` (`cpu/usage_rate`) and so may free container names
 //! (`system.slice/sshd.service`): in `freecontainers/{c}/metrics/{m}` the container name is
 //! everything up to the last `metrics` segment. Query parameters: `start` and `end` (RFC 3339,
-//! inclusive; default all kept), `labels=k:v,...` (a labeled metric's `resource_id`).
+//! inclusive; default all kept; `end` before `start` is a 400), `labels=k:v,...` (a labeled
+//! metric's `resource_id`; a part without `:` is a 400).
 //! Deprecated aliases (`cpu-usage`, `memory-working`, ...) are accepted. An unknown entity or
 //! metric answers `{"metrics":[],"latestTimestamp":"0001-01-01T00:00:00Z"}`, as Heapster does.
 
@@ -78,14 +79,14 @@ impl MetricResult {
 
 /// `start`, `end` and the `resource_id` of `labels`.
 #[derive(Debug)]
-struct Query {
+pub(crate) struct Query {
     start: Option<Timestamp>,
     end: Option<Timestamp>,
     /// `None`: unlabeled; `Some(None)`: labels that select nothing; `Some(Some(r))`.
     labels: Option<Option<String>>,
 }
 
-fn parse_query(q: Option<&str>) -> Result<Query, String> {
+pub(crate) fn parse_query(q: Option<&str>) -> Result<Query, String> {
     let pairs = query_pairs(q.unwrap_or_default())?;
     let get = |k: &str| {
         pairs
@@ -99,23 +100,30 @@ fn parse_query(q: Option<&str>) -> Result<Query, String> {
             .map(|v| Timestamp::parse_rfc3339(v).map_err(|e| format!("{k}: {e}")))
             .transpose()
     };
-    let labels = get("labels").map(|l| {
-        let mut resource = None;
-        for kv in l.split(',').filter(|kv| !kv.is_empty()) {
-            match kv.split_once(':') {
-                Some((label::RESOURCE_ID, v)) if resource.is_none() => {
-                    resource = Some(v.to_owned())
+    let labels = get("labels")
+        .map(|l| {
+            let mut resource = Some(None);
+            for kv in l.split(',').filter(|kv| !kv.is_empty()) {
+                match kv.split_once(':') {
+                    None => {
+                        return Err(format!("labels={l:?}: {kv:?} is not key:value"));
+                    }
+                    Some((label::RESOURCE_ID, v)) if resource == Some(None) => {
+                        resource = Some(Some(v.to_owned()))
+                    }
+                    Some(_) => resource = None,
                 }
-                _ => return None,
             }
-        }
-        resource
-    });
-    Ok(Query {
-        start: time("start")?,
-        end: time("end")?,
-        labels,
-    })
+            Ok(resource.flatten())
+        })
+        .transpose()?;
+    let (start, end) = (time("start")?, time("end")?);
+    if let (Some(s), Some(e)) = (start, end)
+        && s > e
+    {
+        return Err(format!("end {e} is before start {s}"));
+    }
+    Ok(Query { start, end, labels })
 }
 
 /// Every `/api/v1/model` request.
@@ -306,5 +314,10 @@ mod tests {
                 .unwrap_err()
                 .contains("end")
         );
+        let e = parse_query(Some("labels=resource_id")).unwrap_err();
+        assert!(e.contains("labels") && e.contains("key:value"), "{e}");
+        let e =
+            parse_query(Some("start=2016-09-01T17:43:00Z&end=2016-09-01T17:00:00Z")).unwrap_err();
+        assert!(e.contains("before start"), "{e}");
     }
 }

@@ -1,5 +1,7 @@
 //! Heapster's hosts file: `{"items":[{"name":"hostA","ip":"172.30.0.104"}]}`, with an optional
-//! `"port"` per item (the agent port otherwise). Keys are matched without regard to case, as
+//! `"port"` per item (the agent port otherwise), and optional `"scheme"` (`http` or `https`)
+//! and `"token"` or `"tokenFile"` (a file whose first token is sent to that node's agent,
+//! read with the hosts file) to reach an agent that serves TLS or asks for a token. Keys are matched without regard to case, as
 //! Go's JSON decoder does (`Items`, `Name`, `IP` in Heapster's docs); unknown keys are ignored.
 //!
 //! The file is polled: its size and mtime every time, its content every fifth time as well
@@ -16,7 +18,7 @@ use std::time::SystemTime;
 use crowsnest_core::Timestamp;
 use serde_json::value::RawValue;
 
-use crate::config::{NodeAddr, check_host};
+use crate::config::{AgentAccess, NodeAddr, Scheme, check_host};
 use crate::error::{Error, Result};
 
 /// The largest hosts file read.
@@ -30,6 +32,7 @@ pub struct HostsFile {
     path: PathBuf,
     default_port: u16,
     nodes: Vec<NodeAddr>,
+    access: BTreeMap<String, AgentAccess>,
     seen: Option<(SystemTime, u64)>,
     content_hash: Option<u64>,
     polls: u64,
@@ -44,6 +47,7 @@ impl HostsFile {
             path,
             default_port,
             nodes: Vec::new(),
+            access: BTreeMap::new(),
             seen: None,
             content_hash: None,
             polls: 0,
@@ -60,6 +64,12 @@ impl HostsFile {
     /// The last good node list.
     pub fn nodes(&self) -> &[NodeAddr] {
         &self.nodes
+    }
+
+    /// How node `name`'s agent is reached, as its item says (the defaults when it says
+    /// nothing).
+    pub fn access(&self, name: &str) -> AgentAccess {
+        self.access.get(name).cloned().unwrap_or_default()
     }
 
     /// What was wrong the last time the file was read, if anything.
@@ -128,13 +138,20 @@ impl HostsFile {
         if self.content_hash == Some(hash) && self.last_error.is_none() {
             return Ok(false);
         }
-        let nodes = parse(&self.path, &text, self.default_port)?;
+        let items = parse_items(&self.path, &text, self.default_port)?;
         self.content_hash = Some(hash);
-        if nodes == self.nodes && self.last_change.is_some() {
+        let access: BTreeMap<String, AgentAccess> = items
+            .iter()
+            .filter(|(_, a)| *a != AgentAccess::default())
+            .map(|(n, a)| (n.name.clone(), a.clone()))
+            .collect();
+        let nodes: Vec<NodeAddr> = items.into_iter().map(|(n, _)| n).collect();
+        if nodes == self.nodes && access == self.access && self.last_change.is_some() {
             return Ok(false);
         }
         tracing::info!(path = %self.path.display(), nodes = nodes.len(), "hosts file read");
         self.nodes = nodes;
+        self.access = access;
         self.last_change = Some(now);
         Ok(true)
     }
@@ -159,6 +176,18 @@ fn field<'a>(map: &BTreeMap<String, &'a RawValue>, key: &str) -> Option<&'a RawV
 
 /// Parses the text of a hosts file.
 pub fn parse(path: &Path, text: &str, default_port: u16) -> Result<Vec<NodeAddr>> {
+    Ok(parse_items(path, text, default_port)?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// Parses the text of a hosts file: each node with how its agent is reached.
+pub fn parse_items(
+    path: &Path,
+    text: &str,
+    default_port: u16,
+) -> Result<Vec<(NodeAddr, AgentAccess)>> {
     let at = |offset: usize, field: &str, reason: String| {
         let (line, column) = line_col(text, offset);
         Error::HostsFileSyntax {
@@ -195,7 +224,7 @@ pub fn parse(path: &Path, text: &str, default_port: u16) -> Result<Vec<NodeAddr>
         .ok_or_else(|| at(0, "items", "missing (expected {\"items\": [...]})".into()))?;
     let items: Vec<&RawValue> = serde_json::from_str(items_raw.get())
         .map_err(|_| at(pos(items_raw), "items", "expected an array".into()))?;
-    let mut nodes: Vec<NodeAddr> = Vec::with_capacity(items.len());
+    let mut nodes: Vec<(NodeAddr, AgentAccess)> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let name_of = |f: &str| format!("items[{i}].{f}");
         let obj: BTreeMap<String, &RawValue> = serde_json::from_str(item.get()).map_err(|_| {
@@ -238,7 +267,35 @@ pub fn parse(path: &Path, text: &str, default_port: u16) -> Result<Vec<NodeAddr>
                     )
                 })?,
         };
-        if let Some(j) = nodes.iter().position(|n| n.name == name) {
+        let mut access = AgentAccess::default();
+        if field(&obj, "scheme").is_some() {
+            let raw = field(&obj, "scheme").map_or(pos(item), pos);
+            let scheme = string("scheme")?;
+            access.scheme = Some(
+                scheme
+                    .parse::<Scheme>()
+                    .map_err(|r| at(raw, &name_of("scheme"), r))?,
+            );
+        }
+        match (field(&obj, "token"), field(&obj, "tokenFile")) {
+            (Some(_), Some(raw)) => {
+                return Err(at(
+                    pos(raw),
+                    &name_of("tokenFile"),
+                    "give token or tokenFile, not both".into(),
+                ));
+            }
+            (Some(_), None) => access.token = Some(string("token")?.trim().into()),
+            (None, Some(raw)) => {
+                let file = string("tokenFile")?;
+                let tokens =
+                    crowsnest_serve::auth::tokens::TokenSet::load("tokenFile", Path::new(&file))
+                        .map_err(|e| at(pos(raw), &name_of("tokenFile"), e.to_string()))?;
+                access.token = Some(tokens.first().into());
+            }
+            (None, None) => {}
+        }
+        if let Some(j) = nodes.iter().position(|(n, _)| n.name == name) {
             let raw = field(&obj, "name").map_or(pos(item), pos);
             return Err(at(
                 raw,
@@ -246,11 +303,14 @@ pub fn parse(path: &Path, text: &str, default_port: u16) -> Result<Vec<NodeAddr>
                 format!("{name:?} is already the name of items[{j}]"),
             ));
         }
-        nodes.push(NodeAddr {
-            name,
-            host: ip,
-            port,
-        });
+        nodes.push((
+            NodeAddr {
+                name,
+                host: ip,
+                port,
+            },
+            access,
+        ));
     }
     Ok(nodes)
 }
@@ -312,6 +372,45 @@ mod tests {
             let e = p(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text}\n got: {e}\nwant: {want}");
             assert!(e.starts_with("hosts file /h: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn scheme_and_tokens_per_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let tf = dir.path().join("token");
+        std::fs::write(&tf, "# for c\nfile-token\n").unwrap();
+        let text = format!(
+            r#"{{"items":[{{"name":"a","ip":"10.0.0.1"}},{{"name":"b","ip":"10.0.0.2","scheme":"https","token":"tok-b"}},{{"name":"c","ip":"10.0.0.3","tokenFile":"{}"}}]}}"#,
+            tf.display()
+        );
+        let n = parse_items(Path::new("/h"), &text, 8080).unwrap();
+        assert_eq!(n[0].1, AgentAccess::default());
+        assert_eq!(n[1].1.scheme, Some(Scheme::Https));
+        assert_eq!(n[1].1.token.as_deref(), Some("tok-b"));
+        assert_eq!(n[2].1.token.as_deref(), Some("file-token"));
+        assert!(
+            !format!("{:?}", n[1].1).contains("tok-b"),
+            "the token is not logged"
+        );
+        for (item, want) in [
+            (
+                r#"{"name":"a","ip":"1.1.1.1","scheme":"ftp"}"#,
+                "items[0].scheme: \"ftp\" is not a scheme",
+            ),
+            (
+                r#"{"name":"a","ip":"1.1.1.1","token":"x","tokenFile":"/y"}"#,
+                "items[0].tokenFile: give token or tokenFile",
+            ),
+            (
+                r#"{"name":"a","ip":"1.1.1.1","tokenFile":"/nonexistent/t"}"#,
+                "items[0].tokenFile: tokenFile /nonexistent/t: cannot read",
+            ),
+        ] {
+            let e = p(&format!(r#"{{"items":[{item}]}}"#))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{item}: {e}");
         }
     }
 

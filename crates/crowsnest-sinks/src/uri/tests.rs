@@ -244,3 +244,28 @@ fn sizes_and_durations() {
     assert_eq!(parse_duration(""), None);
     assert_eq!(parse_duration("s"), None);
 }
+
+/// Found by the `sink_uri` fuzz target: an address written `//user:pw@host` (no scheme), or
+/// with a second `://` after the password, kept its password in the error, and `user:pw@host`
+/// (read as http://) in every message.
+#[test]
+fn fuzz_password_of_an_address_without_scheme_is_redacted() {
+    let input: &[u8] = &[
+        0x69, 0x6e, 0x66, 0x6c, 0x75, 0x78, 0x64, 0x62, 0x3a, 0x2f, 0x2f, 0x75, 0x73, 0x65, 0x72,
+        0x3a, 0x73, 0x65, 0x63, 0x72, 0x65, 0x74, 0x70, 0x61, 0x73, 0x73, 0x77, 0x6f, 0x72, 0x64,
+        0x40, 0x31, 0x32, 0x37, 0x65, 0x3a, 0x68, 0x74, 0x74, 0x26,
+    ];
+    let e = err(std::str::from_utf8(input).unwrap());
+    assert!(
+        !e.contains("secretpassword") && e.contains("invalid port"),
+        "{e}"
+    );
+    let e = err("influxdb:user:hunter2@h:8086?schema=x");
+    assert!(!e.contains("hunter2") && e.contains("***@h:8086"), "{e}");
+    assert_eq!(redact("//u:pw@h:1?token=t"), "//u:***@h:1?token=***");
+    assert_eq!(redact("u:pw@h:1"), "u:***@h:1");
+    assert_eq!(redact("influxdb:http://h:8086"), "influxdb:http://h:8086");
+    // A second `://` after the password.
+    let e = err("influxdb://user:secretpassword@127uxdb://user:secret:e&");
+    assert!(!e.contains("secretpassword"), "{e}");
+}

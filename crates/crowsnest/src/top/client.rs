@@ -18,6 +18,8 @@ pub(crate) struct Endpoint {
     port: u16,
     /// The path prefix without a trailing slash (`""` or `/monitor`).
     prefix: String,
+    /// Sent as `Authorization: Bearer` (`--token-file`), for an agent or hub that asks for one.
+    token: Option<String>,
 }
 
 /// A status and a body.
@@ -74,7 +76,14 @@ impl Endpoint {
             host: host.to_owned(),
             port,
             prefix,
+            token: None,
         })
+    }
+
+    /// The same endpoint, sending `token` as a bearer token with every request.
+    pub(crate) fn with_token(mut self, token: String) -> Endpoint {
+        self.token = Some(token);
+        self
     }
 
     /// `http://host:port/prefix`, as shown to the user.
@@ -118,8 +127,13 @@ impl Endpoint {
         } else {
             format!("{}:{}", self.host, self.port)
         };
+        let auth = self
+            .token
+            .as_ref()
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
         let req = format!(
-            "GET {}{} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: crowsnest-top\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            "GET {}{} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: crowsnest-top\r\nAccept: */*\r\n{auth}Connection: close\r\n\r\n",
             self.prefix, path_and_query
         );
         stream.write_all(req.as_bytes())?;

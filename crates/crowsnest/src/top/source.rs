@@ -137,6 +137,12 @@ impl Source {
             return Ok(Kind::Agent);
         }
         let agent_status = r.status;
+        if agent_status == 401 {
+            bail!(
+                "{} answered 401: it asks for a bearer token (--token-file FILE)",
+                self.endpoint.display()
+            );
+        }
         let r = self
             .endpoint
             .get("/metrics?containers=true", self.timeout)?;

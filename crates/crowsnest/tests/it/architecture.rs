@@ -11,6 +11,8 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("crowsnest-store", &["crowsnest-core"][..]),
         // The web UI: static pages the agent and the hub both mount; no crate of ours.
         ("crowsnest-ui", &[][..]),
+        // What guards a listener (TLS, auth), shared by the agent and the hub; no crate of ours.
+        ("crowsnest-serve", &[][..]),
         (
             "crowsnest-sinks",
             &["crowsnest-core", "crowsnest-formats"][..],
@@ -24,6 +26,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "crowsnest-store",
                 "crowsnest-sinks",
                 "crowsnest-ui",
+                "crowsnest-serve",
             ][..],
         ),
         (
@@ -34,6 +37,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "crowsnest-store",
                 "crowsnest-sinks",
                 "crowsnest-ui",
+                "crowsnest-serve",
             ][..],
         ),
         (
@@ -46,6 +50,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "crowsnest-sinks",
                 "crowsnest-agent",
                 "crowsnest-hub",
+                "crowsnest-serve",
             ][..],
         ),
         ("crowsnest-testkit", &["crowsnest-core"][..]),

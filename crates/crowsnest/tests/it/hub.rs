@@ -380,3 +380,54 @@ fn hub_flags_fail_with_a_clear_message() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// Behind a proxy that forwards `/heapster/...` unchanged: every route of the hub (model API,
+/// metrics.k8s.io, /metrics, /healthz, the UI) is under the prefix, and nothing is outside it.
+#[test]
+fn hub_serves_every_route_under_a_url_base_prefix() {
+    let agent_port = free_port();
+    let _agent = start_agent(agent_port);
+    let hub_port = free_port();
+    let _hub = start(
+        &[
+            "hub".to_owned(),
+            format!("--listen=127.0.0.1:{hub_port}"),
+            format!("--node=solo=127.0.0.1:{agent_port}"),
+            "--resolution=1s".into(),
+            "--url-base-prefix=/heapster/".into(),
+        ],
+        hub_port,
+    );
+    wait_for("the node in the prefixed model API", 30, || {
+        let (status, body) = get(hub_port, "/heapster/api/v1/model/nodes/");
+        status == 200 && body.contains("\"solo\"")
+    });
+    wait_for("the prefixed /healthz to pass", 30, || {
+        get(hub_port, "/heapster/healthz").0 == 200
+    });
+    let nodes = get_json(hub_port, "/heapster/apis/metrics.k8s.io/v1beta1/nodes");
+    assert_eq!(nodes["items"][0]["metadata"]["name"], "solo", "{nodes}");
+    let (status, metrics) = get(hub_port, "/heapster/metrics");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("# TYPE "), "{metrics}");
+    let (status, page) = get(hub_port, "/heapster/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!doctype"),
+        "{page}"
+    );
+    for outside in [
+        "/api/v1/model/nodes/",
+        "/healthz",
+        "/metrics",
+        "/heapsterx/healthz",
+    ] {
+        let (status, body) = get(hub_port, outside);
+        assert_eq!(status, 404, "{outside}: {body}");
+        let err: Value = serde_json::from_str(&body).unwrap();
+        assert!(
+            err["error"].as_str().unwrap().contains("/heapster"),
+            "{outside}: {body}"
+        );
+    }
+}

@@ -9,12 +9,18 @@
 
 mod agent_container;
 mod architecture;
+mod badinput;
+mod churn;
+mod config;
 mod dashboards;
+mod deploy;
 mod docker;
 mod e2e;
+mod faults;
 mod hub;
 mod multihost;
 mod podman;
+mod security;
 mod sinks;
 mod top;
 mod ui;

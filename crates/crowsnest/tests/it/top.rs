@@ -475,3 +475,64 @@ fn alive(pid: &str) -> bool {
         })
         .is_some_and(|state| state != 'Z')
 }
+
+/// An agent that asks for a bearer token: `top --token-file` sends the file's first token and
+/// lists the containers; without it, `top` fails naming the 401.
+#[test]
+fn once_with_a_token_file_reads_an_agent_that_asks_for_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "# the agent's tokens\ns3cret-top-token\nanother\n").unwrap();
+    let port = free_port();
+    let child = crowsnest()
+        .args([
+            "agent",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--store-dir=",
+            "--auth-token-file",
+        ])
+        .arg(&tokens)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the agent");
+    let _agent = Reaped(child);
+    let started = Instant::now();
+    while !http(port, "GET", "/healthz", "").is_ok_and(|r| r.0 == 200) {
+        assert!(started.elapsed() < Duration::from_secs(30), "no agent");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let url = format!("http://127.0.0.1:{port}");
+    let refused = crowsnest()
+        .args(["top", "--once", "--url", &url])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("401"), "{err}");
+    let mut rows = Vec::new();
+    for _ in 0..20 {
+        let out = crowsnest()
+            .args(["top", "--once", "--url", &url, "--token-file"])
+            .arg(&tokens)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        rows = table(&String::from_utf8(out.stdout).unwrap()).1;
+        if !rows.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // The machine's containers (cgroups below the root), each a row named by its path.
+    assert!(!rows.is_empty(), "no containers listed");
+    assert!(
+        rows.iter().all(|r| r[0].starts_with('/') && r.len() == 9),
+        "{rows:?}"
+    );
+}

@@ -196,15 +196,17 @@ fn ten_thousand_cgroups_come_and_go_and_the_agent_returns_to_its_baseline() {
     let settle = Instant::now();
     while settle.elapsed() < Duration::from_secs(30) {
         last = usage(pid);
-        if last.0 <= base.0 + 4 && last.1 <= rss_bound {
+        if last.0 <= base.0 + 32 && last.1 <= rss_bound {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
     let after_churn = last;
-    // Other tests' containers (8 files each at most) are not the churn's.
+    // The exact check is `leaked` below (no file of a removed cgroup open). The process's
+    // total also counts what other tests do meanwhile: their containers (8 files each at
+    // most), the runtime-socket and HTTP connections they cause; so a margin of 32.
     let others = all_containers(port).saturating_sub(base_containers);
-    let fd_bound = base.0 + 4 + 8 * others;
+    let fd_bound = base.0 + 32 + 8 * others;
     let leaked_files = churned_fds(pid, &name);
     let leaked = leaked_files.len();
     // Retention is 1 minute of 1-minute raw segments: a series' last segment goes at most

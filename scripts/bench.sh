@@ -7,20 +7,22 @@
 # Needs root (and Docker for the second part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Cargo's target directory (CARGO_TARGET_DIR when set).
+release="${CARGO_TARGET_DIR:-target}/release"
 what="${1:-}"; shift || true
 case "$what" in
   agent)
     cargo build --release --quiet -p crowsnest-agent --example bench_agent --example bench_runtime
-    target/release/examples/bench_agent "$@"
+    "$release"/examples/bench_agent "$@"
     # 50 real Docker containers, runtime metadata on vs off (exit code 2: no usable Docker).
-    rc=0; target/release/examples/bench_runtime || rc=$?
+    rc=0; "$release"/examples/bench_runtime || rc=$?
     if [ "$rc" -eq 2 ]; then echo "bench_runtime skipped: no usable Docker" >&2; elif [ "$rc" -ne 0 ]; then exit "$rc"; fi
     ;;
   sinks)
     # scripts/bench.sh sinks [--containers N] [--seconds S] [--e2e-points P]
     # Encoders on one core, then send() -> stored in a real influxd on 127.0.0.1.
     cargo build --release --quiet -p crowsnest-sinks --example bench_sinks
-    exec target/release/examples/bench_sinks "$@"
+    exec "$release"/examples/bench_sinks "$@"
     ;;
   store)
     # scripts/bench.sh store [--containers N] [--minutes M]
@@ -33,7 +35,7 @@ case "$what" in
     vm_pid=""
     trap '[ -n "$vm_pid" ] && kill "$vm_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
     gzip -dc crates/crowsnest-store/benches/fixtures/agent-180s-1s.txt.gz > "$tmp/fixture.txt"
-    target/release/examples/bench_store --fixture "$tmp/fixture.txt" --lp-out "$tmp/mix.lp" "$@" | tee "$tmp/store.txt"
+    "$release"/examples/bench_store --fixture "$tmp/fixture.txt" --lp-out "$tmp/mix.lp" "$@" | tee "$tmp/store.txt"
     if ! command -v victoria-metrics >/dev/null; then
       if [ "$(id -u)" = 0 ]; then
         apt-get install -y --no-install-recommends victoria-metrics >/dev/null
@@ -74,7 +76,7 @@ case "$what" in
     # process: N agent APIs on 127.0.0.1, M containers each, ~1 KB samples) until its model
     # holds the retention (about six minutes by default). The child's CPU is not counted.
     cargo build --release --quiet -p crowsnest-hub --example bench_hub
-    exec target/release/examples/bench_hub "$@"
+    exec "$release"/examples/bench_hub "$@"
     ;;
   *)
     echo "usage: scripts/bench.sh agent [--containers N] [--passes P] [--history-passes H]" >&2

@@ -18,6 +18,7 @@ pub mod http;
 pub mod kubernetes;
 pub mod model;
 pub mod names;
+mod packed;
 pub mod process;
 pub mod schedule;
 pub mod scrape;

@@ -38,12 +38,7 @@ struct NodeWork {
 impl NodeWork {
     /// Heap bytes kept between scrapes (not counting label sets, which the model holds).
     fn heap_bytes(&self) -> usize {
-        let keys = |m: usize, k: usize| m * (std::mem::size_of::<(String, usize)>() + 8) + k;
-        self.pipeline.iter().map(|p| p.heap_bytes()).sum::<usize>()
-            + keys(
-                self.scrape.containers.capacity(),
-                self.scrape.containers.keys().map(String::capacity).sum(),
-            )
+        self.pipeline.iter().map(|p| p.heap_bytes()).sum::<usize>() + self.scrape.heap_bytes()
     }
 }
 

@@ -37,6 +37,7 @@ use crate::batch::{CounterWindow, MetricSet, NodeMachine, SetType, key};
 use crate::config::{AgentAccess, AgentClientConfig, NodeAddr, Scheme};
 use crate::error::{Error, Result};
 use crate::names;
+use crate::packed::PackedMap;
 
 /// The largest response the hub reads from an agent.
 pub const MAX_RESPONSE_BYTES: usize = 512 << 20;
@@ -239,18 +240,22 @@ fn client_tls(roots: rustls::RootCertStore) -> rustls::ClientConfig {
 pub struct NodeScrapeState {
     /// The newest sample time seen from the node (its clock).
     pub last_seen: Option<Timestamp>,
-    /// The newest sample time seen per container.
-    pub containers: HashMap<String, Timestamp>,
+    /// The newest sample time seen per container, and whether the answer being decoded
+    /// named the container (kept in a few buffers per node, see [`crate::packed`]).
+    pub(crate) containers: PackedMap<(Timestamp, bool)>,
     /// The node's machine, once read.
     pub machine: Option<NodeMachine>,
     /// When the machine was last read (the hub's monotonic clock).
     pub machine_read: Option<Instant>,
     /// Scrapes in a row that brought no new sample.
     pub empty_scrapes: u32,
-    /// The previous scrape's map, emptied, for the next one (the map is not made anew every
-    /// scrape: what a scrape keeps is allocated among what it throws away, and pins the
-    /// allocator's pages).
-    pub spare: HashMap<String, Timestamp>,
+}
+
+impl NodeScrapeState {
+    /// Heap bytes kept between scrapes.
+    pub fn heap_bytes(&self) -> usize {
+        self.containers.heap_bytes()
+    }
 }
 
 /// What one successful scrape brought.
@@ -375,11 +380,11 @@ impl<'de> serde::de::Visitor<'de> for Containers<'_, '_> {
 /// seen.
 pub struct Decoder<'a> {
     node: &'a str,
-    known: HashMap<String, Timestamp>,
+    /// Every container's newest sample time, marked when this answer names it.
+    known: PackedMap<(Timestamp, bool)>,
     sets: Vec<(String, MetricSet)>,
     total: usize,
     newest: Option<Timestamp>,
-    seen: HashMap<String, Timestamp>,
     /// Every container's newest sample time, kept only when the node's clock may have gone
     /// back.
     reported: Option<HashMap<String, Timestamp>>,
@@ -392,11 +397,6 @@ impl<'a> Decoder<'a> {
         let suspicious = state.empty_scrapes >= 2;
         Decoder {
             node,
-            seen: {
-                let mut m = std::mem::take(&mut state.spare);
-                m.reserve(state.containers.len());
-                m
-            },
             known: std::mem::take(&mut state.containers),
             sets: Vec::new(),
             total: 0,
@@ -406,19 +406,15 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// Records a container's newest sample time, keeping the name from the previous scrape.
+    /// Records a container's newest sample time and that the answer named it.
     fn remember(&mut self, name: &str, t: Timestamp) {
-        let key = match self.known.remove_entry(name) {
-            Some((k, _)) => k,
-            None => name.to_owned(),
-        };
-        self.seen.insert(key, t);
+        self.known.insert(name, (t, true));
     }
 
     /// Adds one container.
     pub fn add(&mut self, info: &ContainerInfo) {
         let name = &info.reference.name;
-        let last = self.known.get(name).copied();
+        let last = self.known.get(name).map(|&(t, _)| t);
         if let Some(reported) = &mut self.reported
             && let Some(n) = info.stats.iter().map(|s| s.timestamp).max()
         {
@@ -529,17 +525,20 @@ impl<'a> Decoder<'a> {
                 "the node's sample times went back; following its clock"
             );
             self.newest = reported.values().copied().max();
-            self.seen = reported;
+            self.known.clear();
+            for (name, t) in reported {
+                self.known.insert(&name, (t, true));
+            }
         }
+        // Containers the answer did not name are forgotten.
+        self.known.retain(|_, (_, named)| std::mem::take(named));
         state.empty_scrapes = if self.total == 0 {
             state.empty_scrapes.saturating_add(1)
         } else {
             0
         };
         state.last_seen = self.newest;
-        state.containers = self.seen;
-        self.known.clear();
-        state.spare = self.known;
+        state.containers = self.known;
         Scraped {
             node: self.node.to_owned(),
             sets: self.sets,
@@ -625,7 +624,7 @@ mod tests {
         assert_eq!(w.first, (Timestamp::from_secs(12), 300));
         assert_eq!(w.last, (Timestamp::from_secs(13), 400));
         assert_eq!(out.sets[0].1.scrape_time, Timestamp::from_secs(13));
-        assert!(st.containers.contains_key("/a"));
+        assert!(st.containers.get("/a").is_some());
     }
 
     #[test]

@@ -34,7 +34,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use metrics::{DropReason, SinkStats};
+pub use metrics::{DropReason, SinkStats, encode_metrics};
 pub use queue::{Queue, QueueError};
 pub use uri::{Common, Kind, SinkSpec, UriError, parse as parse_uri};
 

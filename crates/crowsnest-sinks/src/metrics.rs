@@ -1,5 +1,7 @@
 //! Each sink's own counters, kept in atomics and read as a plain [`SinkStats`].
 
+use crowsnest_formats::prometheus::MetricType;
+use crowsnest_formats::prometheus::text::{write_header, write_sample};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -169,5 +171,127 @@ impl Metrics {
             last_error: self.last_error.lock().ok().and_then(|g| g.clone()),
             ..SinkStats::default()
         }
+    }
+}
+
+/// Per-sink delivery counters in Prometheus text format: `crowsnest_sink_*{sink="<name>"}`
+/// (the agent's and the hub's /metrics).
+pub fn encode_metrics(out: &mut String, stats: &[SinkStats]) {
+    type Field = fn(&SinkStats) -> f64;
+    let families: [(&str, &str, MetricType, Field); 8] = [
+        (
+            "crowsnest_sink_sent_items_total",
+            "Items (lines, series) delivered by the sink.",
+            MetricType::Counter,
+            |s| s.sent_items as f64,
+        ),
+        (
+            "crowsnest_sink_sent_bytes_total",
+            "Bytes delivered by the sink.",
+            MetricType::Counter,
+            |s| s.sent_bytes as f64,
+        ),
+        (
+            "crowsnest_sink_requests_total",
+            "Requests made by the sink.",
+            MetricType::Counter,
+            |s| s.requests as f64,
+        ),
+        (
+            "crowsnest_sink_retries_total",
+            "Requests the sink retried.",
+            MetricType::Counter,
+            |s| s.retries as f64,
+        ),
+        (
+            "crowsnest_sink_pending_records",
+            "Records queued on disk, not yet delivered.",
+            MetricType::Gauge,
+            |s| s.pending_records as f64,
+        ),
+        (
+            "crowsnest_sink_queue_disk_bytes",
+            "Bytes of the sink's queue on disk.",
+            MetricType::Gauge,
+            |s| s.queue_disk_bytes as f64,
+        ),
+        (
+            "crowsnest_sink_request_duration_seconds_sum",
+            "Time spent in the sink's requests.",
+            MetricType::Counter,
+            |s| s.latency_sum.as_secs_f64(),
+        ),
+        (
+            "crowsnest_sink_last_request_duration_seconds",
+            "Duration of the sink's last request.",
+            MetricType::Gauge,
+            |s| s.last_latency.as_secs_f64(),
+        ),
+    ];
+    for (name, help, ty, field) in families {
+        write_header(out, name, help, ty);
+        for s in stats {
+            write_sample(out, name, &[("sink", &s.name)], field(s), None);
+        }
+    }
+    let name = "crowsnest_sink_dropped_items_total";
+    write_header(
+        out,
+        name,
+        "Items the sink dropped, by reason.",
+        MetricType::Counter,
+    );
+    for s in stats {
+        for (reason, n) in &s.dropped_items {
+            write_sample(
+                out,
+                name,
+                &[("reason", reason), ("sink", &s.name)],
+                *n as f64,
+                None,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_every_family_per_sink() {
+        let s = SinkStats {
+            name: "influxdb-127.0.0.1:8086-k8s".into(),
+            pending_records: 3,
+            queue_disk_bytes: 4096,
+            sent_items: 120,
+            sent_bytes: 9000,
+            requests: 4,
+            retries: 1,
+            dropped_items: vec![("rejected", 2)],
+            latency_sum: Duration::from_millis(1500),
+            last_latency: Duration::from_millis(250),
+            ..SinkStats::default()
+        };
+        let mut out = String::new();
+        encode_metrics(&mut out, &[s]);
+        let samples: Vec<&str> = out.lines().filter(|l| !l.starts_with('#')).collect();
+        let l = r#"{sink="influxdb-127.0.0.1:8086-k8s"}"#;
+        assert_eq!(
+            samples,
+            [
+                format!("crowsnest_sink_sent_items_total{l} 120"),
+                format!("crowsnest_sink_sent_bytes_total{l} 9000"),
+                format!("crowsnest_sink_requests_total{l} 4"),
+                format!("crowsnest_sink_retries_total{l} 1"),
+                format!("crowsnest_sink_pending_records{l} 3"),
+                format!("crowsnest_sink_queue_disk_bytes{l} 4096"),
+                format!("crowsnest_sink_request_duration_seconds_sum{l} 1.5"),
+                format!("crowsnest_sink_last_request_duration_seconds{l} 0.25"),
+                r#"crowsnest_sink_dropped_items_total{reason="rejected",sink="influxdb-127.0.0.1:8086-k8s"} 2"#.to_owned(),
+            ]
+        );
+        assert!(out.contains("# TYPE crowsnest_sink_pending_records gauge\n"));
+        assert!(out.contains("# TYPE crowsnest_sink_requests_total counter\n"));
     }
 }

@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use crowsnest_formats::prometheus::{
-    self, ContainerLabels, ContainerView, Exposition, HistogramView, MetricType, SelfMetricsView,
+    self, ContainerLabels, ContainerView, Exposition, HistogramView, SelfMetricsView,
 };
 
 use crate::self_metrics::{DURATION_BUCKETS, HistogramData, SelfMetrics};
@@ -85,112 +85,12 @@ pub(crate) fn render(shared: &Shared, namespace: Option<&str>) -> String {
     prometheus::encode_scrape(&mut out, &input, &own);
     shared.self_metrics().disk_usage.encode(&mut out);
     if let Some(sinks) = shared.sinks() {
-        encode_sink_metrics(&mut out, &sinks.stats());
+        crowsnest_sinks::encode_metrics(&mut out, &sinks.stats());
     }
     if let Some(store) = shared.store() {
         super::query::encode_store_metrics(&mut out, &store.stats());
     }
     out
-}
-
-/// Per-sink delivery counters: `crowsnest_sink_*{sink="<name>"}`.
-fn encode_sink_metrics(out: &mut String, stats: &[crowsnest_sinks::SinkStats]) {
-    use prometheus::text::{write_header, write_sample};
-    type Field = fn(&crowsnest_sinks::SinkStats) -> u64;
-    let families: [(&str, &str, MetricType, Field); 6] = [
-        (
-            "crowsnest_sink_sent_items_total",
-            "Items (lines, series) delivered by the sink.",
-            MetricType::Counter,
-            |s| s.sent_items,
-        ),
-        (
-            "crowsnest_sink_sent_bytes_total",
-            "Bytes delivered by the sink.",
-            MetricType::Counter,
-            |s| s.sent_bytes,
-        ),
-        (
-            "crowsnest_sink_requests_total",
-            "Requests made by the sink.",
-            MetricType::Counter,
-            |s| s.requests,
-        ),
-        (
-            "crowsnest_sink_retries_total",
-            "Requests the sink retried.",
-            MetricType::Counter,
-            |s| s.retries,
-        ),
-        (
-            "crowsnest_sink_pending_records",
-            "Records queued on disk, not yet delivered.",
-            MetricType::Gauge,
-            |s| s.pending_records,
-        ),
-        (
-            "crowsnest_sink_queue_disk_bytes",
-            "Bytes of the sink's queue on disk.",
-            MetricType::Gauge,
-            |s| s.queue_disk_bytes,
-        ),
-    ];
-    for (name, help, ty, field) in families {
-        write_header(out, name, help, ty);
-        for s in stats {
-            write_sample(out, name, &[("sink", &s.name)], field(s) as f64, None);
-        }
-    }
-    let name = "crowsnest_sink_request_duration_seconds_sum";
-    write_header(
-        out,
-        name,
-        "Time spent in the sink's requests.",
-        MetricType::Counter,
-    );
-    for s in stats {
-        write_sample(
-            out,
-            name,
-            &[("sink", &s.name)],
-            s.latency_sum.as_secs_f64(),
-            None,
-        );
-    }
-    let name = "crowsnest_sink_last_request_duration_seconds";
-    write_header(
-        out,
-        name,
-        "Duration of the sink's last request.",
-        MetricType::Gauge,
-    );
-    for s in stats {
-        write_sample(
-            out,
-            name,
-            &[("sink", &s.name)],
-            s.last_latency.as_secs_f64(),
-            None,
-        );
-    }
-    let name = "crowsnest_sink_dropped_items_total";
-    write_header(
-        out,
-        name,
-        "Items the sink dropped, by reason.",
-        MetricType::Counter,
-    );
-    for s in stats {
-        for (reason, n) in &s.dropped_items {
-            write_sample(
-                out,
-                name,
-                &[("reason", reason), ("sink", &s.name)],
-                *n as f64,
-                None,
-            );
-        }
-    }
 }
 
 /// The self-metrics as the encoder reads them.

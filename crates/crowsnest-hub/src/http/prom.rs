@@ -285,6 +285,9 @@ fn encode_self(shared: &Shared, out: &mut String) {
         Gauge,
         &src,
     );
+    if let Some(sinks) = &shared.sinks {
+        crowsnest_sinks::encode_metrics(out, &sinks.stats());
+    }
 }
 
 fn encode_sets(shared: &Shared, containers: bool, out: &mut String) {

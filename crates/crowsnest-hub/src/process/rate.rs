@@ -18,7 +18,6 @@
 //! Heapster's wrapped `18446744073709551591`; a container with no valid pair in a batch has no
 //! rate in it (absent, not 0).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crowsnest_core::Timestamp;
@@ -26,6 +25,7 @@ use crowsnest_core::batch::Value;
 
 use crate::batch::{CounterWindow, DataBatch};
 use crate::names::RATES;
+use crate::packed::PackedMap;
 use crate::process::Processor;
 
 /// What two consecutive values of one counter are.
@@ -87,19 +87,23 @@ impl CounterWindow {
 }
 
 /// The last value of one counter of one container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 struct Last {
-    rate: u8,
-    resource: Option<Arc<str>>,
     value: (Timestamp, i64),
+    /// The device: an index in [`RateCalculator::resources`] plus one, 0 for none.
+    resource: u32,
+    rate: u8,
 }
 
-/// What the calculator remembers of one container.
-#[derive(Debug)]
+/// What the calculator remembers of one container: its counters are
+/// `lasts[first..first + count]`, with room up to `first + room`.
+#[derive(Debug, Clone, Copy)]
 struct Run {
     create_time: Timestamp,
-    last: Vec<Last>,
     seen_cycle: u64,
+    first: u32,
+    count: u16,
+    room: u16,
 }
 
 /// Increase and interval summed over the valid pairs of one counter in one batch.
@@ -124,9 +128,17 @@ pub struct RateStats {
 }
 
 /// Heapster's rate calculator, keeping the last value of every counter of every container.
+///
+/// One calculator serves one node. Its state is three buffers whatever the number of
+/// containers (see [`crate::packed`]): the containers by key, every container's counters one
+/// after another, and the devices met.
 #[derive(Debug)]
 pub struct RateCalculator {
-    runs: HashMap<String, Run>,
+    runs: PackedMap<Run>,
+    lasts: Vec<Last>,
+    /// Slots of `lasts` no run uses any more.
+    dead: usize,
+    resources: Vec<Arc<str>>,
     cycle: u64,
     stale_after: u64,
     stats: RateStats,
@@ -136,7 +148,10 @@ impl RateCalculator {
     /// A calculator that forgets a container not seen for `stale_after` batches.
     pub fn new(stale_after: u64) -> RateCalculator {
         RateCalculator {
-            runs: HashMap::new(),
+            runs: PackedMap::default(),
+            lasts: Vec::new(),
+            dead: 0,
+            resources: Vec::new(),
             cycle: 0,
             stale_after: stale_after.max(1),
             stats: RateStats::default(),
@@ -151,24 +166,38 @@ impl RateCalculator {
         }
     }
 
-    /// Approximate heap bytes held for the containers remembered.
+    /// Heap bytes held for the containers remembered.
     pub fn heap_bytes(&self) -> usize {
-        self.runs.capacity() * (std::mem::size_of::<(String, Run)>() + 1)
-            + self
-                .runs
-                .iter()
-                .map(|(k, r)| k.capacity() + r.last.capacity() * std::mem::size_of::<Last>())
-                .sum::<usize>()
+        self.runs.heap_bytes()
+            + self.lasts.capacity() * std::mem::size_of::<Last>()
+            + self.resources.capacity() * std::mem::size_of::<Arc<str>>()
+            + self.resources.iter().map(|r| r.len() + 16).sum::<usize>()
     }
 
-    /// Folds one window into a container's run, adding its valid pairs to `acc`.
-    fn fold(&mut self, run_last: &mut Vec<Last>, w: CounterWindow, acc: &mut Vec<Acc>) {
+    /// The index (plus one) of a device, added when new.
+    fn resource_index(&mut self, r: Option<&Arc<str>>) -> u32 {
+        let Some(r) = r else { return 0 };
+        let i = match self.resources.iter().position(|x| **x == **r) {
+            Some(i) => i,
+            None => {
+                self.resources.push(r.clone());
+                self.resources.len() - 1
+            }
+        };
+        u32::try_from(i + 1).unwrap_or(u32::MAX)
+    }
+
+    /// Folds one window into the run of a container, adding its valid pairs to `acc`.
+    fn fold(&mut self, run: &mut Run, w: CounterWindow, acc: &mut Vec<Acc>) {
         let (mut delta, mut nanos) = (w.delta, w.nanos);
         self.stats.counter_resets += u64::from(w.resets);
         self.stats.out_of_order += u64::from(w.out_of_order);
-        let slot = run_last
-            .iter_mut()
-            .find(|l| l.rate == w.rate && l.resource == w.resource);
+        let resource = self.resource_index(w.resource.as_ref());
+        let (first, count) = (run.first as usize, usize::from(run.count));
+        let slot = self.lasts.get_mut(first..first + count).and_then(|ls| {
+            ls.iter_mut()
+                .find(|l| l.rate == w.rate && l.resource == resource)
+        });
         match slot {
             Some(l) => {
                 match pair(l.value, w.first) {
@@ -182,11 +211,14 @@ impl RateCalculator {
                 }
                 l.value = w.last;
             }
-            None => run_last.push(Last {
-                rate: w.rate,
-                resource: w.resource.clone(),
-                value: w.last,
-            }),
+            None => self.add_last(
+                run,
+                Last {
+                    value: w.last,
+                    resource,
+                    rate: w.rate,
+                },
+            ),
         }
         if nanos == 0 {
             return;
@@ -206,6 +238,60 @@ impl RateCalculator {
                 nanos,
             }),
         }
+    }
+
+    /// Adds a counter to a run: in its room, or at the end of `lasts` with the run's others.
+    fn add_last(&mut self, run: &mut Run, last: Last) {
+        let (first, count) = (run.first as usize, usize::from(run.count));
+        if run.count == u16::MAX {
+            return;
+        }
+        if run.count < run.room
+            && let Some(l) = self.lasts.get_mut(first + count)
+        {
+            *l = last;
+            run.count += 1;
+            return;
+        }
+        let at = self.lasts.len();
+        self.lasts.extend_from_within(first..first + count);
+        self.lasts.push(last);
+        self.dead += usize::from(run.room);
+        run.first = u32::try_from(at).unwrap_or(u32::MAX);
+        run.count += 1;
+        run.room = run.count;
+    }
+
+    /// Moves every run's counters together when the unused slots outnumber the used.
+    fn compact(&mut self) {
+        if self.dead == 0 || self.dead * 2 < self.lasts.len() {
+            return;
+        }
+        let used: usize = self.runs.iter().map(|(_, r)| usize::from(r.count)).sum();
+        let mut lasts = Vec::with_capacity(used);
+        for r in self.runs.values_mut() {
+            let (first, count) = (r.first as usize, usize::from(r.count));
+            let at = u32::try_from(lasts.len()).unwrap_or(u32::MAX);
+            lasts.extend_from_slice(self.lasts.get(first..first + count).unwrap_or(&[]));
+            r.first = at;
+            r.room = r.count;
+        }
+        // Devices no counter uses any more go too.
+        let mut used_res = vec![0u32; self.resources.len()];
+        let mut resources = Vec::new();
+        for l in &mut lasts {
+            let Some(i) = (l.resource as usize).checked_sub(1) else {
+                continue;
+            };
+            if used_res[i] == 0 {
+                resources.push(self.resources[i].clone());
+                used_res[i] = u32::try_from(resources.len()).unwrap_or(u32::MAX);
+            }
+            l.resource = used_res[i];
+        }
+        self.lasts = lasts;
+        self.resources = resources;
+        self.dead = 0;
     }
 }
 
@@ -229,28 +315,28 @@ impl Processor for RateCalculator {
             if set.counters.is_empty() {
                 continue;
             }
-            let mut last = match self.runs.get_mut(key) {
-                Some(run) if run.create_time == set.create_time => std::mem::take(&mut run.last),
-                Some(run) => {
-                    // A new container under the same name: its counters start a new run.
-                    self.stats.restarts += 1;
-                    run.create_time = set.create_time;
-                    Vec::new()
-                }
-                None => Vec::new(),
-            };
+            let (run, new) = self.runs.get_or_insert_with(key, || Run {
+                create_time: set.create_time,
+                seen_cycle: 0,
+                first: 0,
+                count: 0,
+                room: 0,
+            });
+            if !new && run.create_time != set.create_time {
+                // A new container under the same name: its counters start a new run.
+                self.stats.restarts += 1;
+                run.create_time = set.create_time;
+                run.count = 0;
+            }
+            run.seen_cycle = self.cycle;
+            let mut r = *run;
             acc.clear();
             for w in std::mem::take(&mut set.counters) {
-                self.fold(&mut last, w, &mut acc);
+                self.fold(&mut r, w, &mut acc);
             }
-            last.shrink_to_fit();
-            let run = self.runs.entry(key.clone()).or_insert_with(|| Run {
-                create_time: set.create_time,
-                last: Vec::new(),
-                seen_cycle: 0,
-            });
-            run.last = last;
-            run.seen_cycle = self.cycle;
+            if let Some(run) = self.runs.get_mut(key) {
+                *run = r;
+            }
             set.window = None;
             for a in &acc {
                 let Some(m) = RATES.get(usize::from(a.rate)) else {
@@ -267,8 +353,24 @@ impl Processor for RateCalculator {
             }
         }
         let (cycle, stale) = (self.cycle, self.stale_after);
-        self.runs
-            .retain(|_, r| cycle.saturating_sub(r.seen_cycle) < stale);
+        let before = self.runs.len();
+        let mut gone = 0usize;
+        self.runs.retain(|_, r| {
+            let keep = cycle.saturating_sub(r.seen_cycle) < stale;
+            if !keep {
+                gone += usize::from(r.room);
+            }
+            keep
+        });
+        if self.runs.len() != before {
+            self.dead += gone;
+            if self.runs.is_empty() {
+                self.lasts = Vec::new();
+                self.resources = Vec::new();
+                self.dead = 0;
+            }
+        }
+        self.compact();
     }
 }
 
@@ -436,6 +538,69 @@ mod tests {
             Some(Value::Float(4000.0))
         );
         assert_eq!(s.window, None, "no CPU counter, no CPU window");
+    }
+
+    #[test]
+    fn counters_moved_and_compacted_keep_their_values() {
+        // 40 containers; each batch gives container i a CPU counter growing by i ms per
+        // second, and from batch 3 on a new device every other batch (its counters move to
+        // the end of the calculator's buffer). Containers 0..20 stop after batch 5 and are
+        // forgotten, which compacts the buffer; the others' rates stay exact throughout.
+        let mut c = RateCalculator::new(2);
+        let rd = names::rate_index("disk/io_read_bytes").unwrap();
+        for step in 0..12i64 {
+            let mut b = DataBatch::default();
+            for i in 0..40i64 {
+                if i < 20 && step > 5 {
+                    continue;
+                }
+                let mut set = MetricSet::new(SetType::SysContainer, Labels::new([("type", "x")]));
+                set.create_time = Timestamp(1);
+                let t = step * S;
+                set.counters
+                    .extend(window(0, None, &[(t, i * 1_000_000 * step)]));
+                for d in 0..(step - 1).max(0) / 2 {
+                    let dev = format!("sd{d}");
+                    set.counters
+                        .extend(window(rd, Some(&dev), &[(t, (d + 1) * 100 * step)]));
+                }
+                b.sets.insert(format!("c{i}"), set);
+            }
+            c.process(&mut b);
+            for (k, set) in &b.sets {
+                let i: i64 = k[1..].parse().unwrap();
+                if step == 0 {
+                    assert_eq!(set.value("cpu/usage_rate"), None);
+                    continue;
+                }
+                assert_eq!(
+                    set.value("cpu/usage_rate"),
+                    Some(Value::Float(i as f64)),
+                    "{k} at {step}"
+                );
+                for d in 0..(step - 2).max(0) / 2 {
+                    assert_eq!(
+                        set.labeled("disk/io_read_bytes_rate", &format!("sd{d}")),
+                        Some(Value::Float(((d + 1) * 100) as f64)),
+                        "{k} sd{d} at {step}"
+                    );
+                }
+            }
+        }
+        assert_eq!(c.stats().tracked, 20);
+        assert_eq!(c.stats().counter_resets, 0);
+        assert!(
+            c.dead * 2 < c.lasts.len().max(1) || c.dead == 0,
+            "compacted"
+        );
+        let used: usize = c.runs.iter().map(|(_, r)| usize::from(r.count)).sum();
+        assert_eq!(used, 20 * 6, "cpu and five devices each");
+        assert!(
+            c.lasts.len() <= 2 * used,
+            "{} slots for {used}",
+            c.lasts.len()
+        );
+        assert_eq!(c.resources.len(), 5);
     }
 
     #[test]

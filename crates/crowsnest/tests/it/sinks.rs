@@ -220,4 +220,31 @@ fn the_hub_sends_to_influxdb_and_the_seeds_query_gives_the_cpu_share() {
         (median - SHARE).abs() < 0.03,
         "median {median} cores, {SHARE} burnt: {got:?}"
     );
+    // The hub's /metrics tells how its sink is doing, as the agent's does.
+    let (status, metrics) = http(hub_port, "GET", "/metrics", "").expect("the hub's /metrics");
+    assert_eq!(status, 200);
+    let value = |family: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("{family}{{")) && l.contains("sink=\"influxdb"))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    };
+    let points = got.len() as f64;
+    let sent = value("crowsnest_sink_sent_items_total").unwrap_or(0.0);
+    assert!(
+        sent >= points,
+        "{sent} items sent for {points} buckets:\n{metrics}"
+    );
+    assert!(
+        value("crowsnest_sink_requests_total").unwrap_or(0.0) >= 1.0,
+        "{metrics}"
+    );
+    assert!(
+        value("crowsnest_sink_sent_bytes_total").unwrap_or(0.0) > sent,
+        "{metrics}"
+    );
+    assert!(
+        value("crowsnest_sink_pending_records").is_some(),
+        "{metrics}"
+    );
 }
